@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+
+from agents.exceptions import AgentNotFound
+from agents.models import Agent, ApiKey
+
+
+def agent_get(*, agent_id: str, include_inactive: bool = True) -> Agent:
+    agents = Agent.objects.all() if include_inactive else Agent.objects.filter(is_active=True)
+    agent = agents.filter(pk=agent_id).first()
+    if agent is None:
+        raise AgentNotFound(agent_id)
+    return agent
+
+
+def agent_list(*, include_inactive: bool = False) -> QuerySet[Agent]:
+    agents = Agent.objects.all()
+    return agents if include_inactive else agents.filter(is_active=True)
+
+
+def agent_key_list(*, agent_id: str | None = None) -> QuerySet[ApiKey]:
+    keys = ApiKey.objects.select_related("agent").order_by("agent_id", "-created_at")
+    return keys.filter(agent_id=agent_id) if agent_id else keys
+
+
+def agent_stats(*, agent_id: str) -> dict:
+    """Counters and articles by status for one agent."""
+    from articles.models import Article
+
+    agent = agent_get(agent_id=agent_id)
+    by_status = dict(
+        Article.objects.filter(submitting_agent_id=agent_id)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return {
+        "agent_id": agent.id,
+        "name": agent.name,
+        "role": agent.role,
+        "is_active": agent.is_active,
+        "last_seen": agent.last_seen.isoformat() if agent.last_seen else None,
+        "total_articles_submitted": agent.total_articles_submitted,
+        "total_revisions": agent.total_revisions,
+        "total_articles_approved": agent.total_articles_approved,
+        "total_articles_rejected": agent.total_articles_rejected,
+        "total_articles_published": agent.total_articles_published,
+        "articles_by_status": by_status,
+    }

@@ -1,0 +1,301 @@
+"""Writes for agents and their API keys: authentication, key lifecycle, and the sync from config."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.exceptions import AgentNotFound, AuthFailed
+from agents.keys import key_candidate_ids, key_check, key_digest, key_generate, key_hash
+from agents.models import Agent, ApiKey, KeySource
+from audit.models import EventType, Severity
+from audit.services import audit_record
+from wpublisher.config.schema import AgentConfig
+
+logger = logging.getLogger(__name__)
+
+REMOVED_FROM_CONFIG = "removed from config"
+# last_seen / last_used_at are written at most this often per key, not on every request.
+LAST_SEEN_INTERVAL = timedelta(seconds=60)
+
+# Verified keys, per ApiKey row: (stored hash, SHA-256 of the key). A hit skips bcrypt (about 200 ms);
+# the row itself is still read on every request, so revocation and expiry apply at once.
+_verified: dict[int, tuple[str, bytes]] = {}
+
+
+def _remember_verified(key: ApiKey, digest: bytes) -> None:
+    _verified[key.pk] = (key.key_hash, digest)
+
+
+def _digest_matches(key: ApiKey, token: str) -> bool:
+    digest = key_digest(token)
+    cached = _verified.get(key.pk)
+    if cached and cached[0] == key.key_hash:
+        return hmac.compare_digest(cached[1], digest)
+    if key_check(token, key.key_hash):
+        _remember_verified(key, digest)
+        return True
+    return False
+
+
+def agent_authenticate(
+    *, token: str, ip_address: str | None = None, user_agent: str | None = None
+) -> Agent:
+    """The active agent owning `token`, or AuthFailed (audited, without the token)."""
+    now = timezone.now()
+    candidates = ApiKey.objects.select_related("agent").filter(key_id__in=key_candidate_ids(token or ""))
+    key = next((k for k in candidates if token and _digest_matches(k, token)), None)
+    reason = None
+    if key is None:
+        reason = "unknown key"
+    elif (unusable := key.unusable_reason(now)) is not None:
+        reason = unusable
+    elif not key.agent.is_active:
+        reason = "agent inactive"
+    if reason is not None:
+        audit_record(
+            event_type=EventType.AUTH_FAILED,
+            severity=Severity.WARNING,
+            message=f"authentication failed: {reason}",
+            agent_id=key.agent_id if key else None,
+            metadata={"reason": reason, "key_id": key.key_id if key else None},
+            ip_address=ip_address,
+            user_agent=user_agent,
+        )
+        raise AuthFailed(reason)
+    _agent_mark_seen(key=key, now=now, ip_address=ip_address, user_agent=user_agent)
+    return key.agent
+
+
+def _agent_mark_seen(*, key: ApiKey, now, ip_address: str | None, user_agent: str | None) -> None:
+    cutoff = now - LAST_SEEN_INTERVAL
+    stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff)
+    if not ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now):
+        return
+    agent = key.agent
+    returning = agent.last_seen is None or agent.last_seen < now - timedelta(seconds=_session_timeout())
+    Agent.objects.filter(pk=agent.pk).update(last_seen=now)
+    agent.last_seen = now
+    if returning:
+        # Success is audited when an agent comes back after a session's worth of silence, not per request.
+        audit_record(
+            event_type=EventType.AUTH_SUCCEEDED,
+            message=f"agent {agent.id} authenticated",
+            agent_id=agent.id,
+            metadata={"key_id": key.key_id},
+            ip_address=ip_address,
+            user_agent=user_agent,
+        )
+
+
+def _session_timeout() -> int:
+    from wpublisher.config.services import config_current_or_none
+
+    config = config_current_or_none()
+    return config.global_settings.session_timeout if config else 1800
+
+
+def _active_agent(agent_id: str) -> Agent:
+    agent = Agent.objects.filter(pk=agent_id, is_active=True).first()
+    if agent is None:
+        raise AgentNotFound(agent_id)
+    return agent
+
+
+def agent_key_create(*, agent_id: str, actor: str = "") -> tuple[ApiKey, str]:
+    """A new generated key for the agent. Returns the row and the key, which is shown once only."""
+    agent = _active_agent(agent_id)
+    key_id, token = key_generate()
+    hashed = key_hash(token, rounds=settings.API_KEY_BCRYPT_ROUNDS)
+    with transaction.atomic():
+        key = ApiKey.objects.create(agent=agent, key_id=key_id, key_hash=hashed, source=KeySource.MANAGED)
+        audit_record(
+            event_type=EventType.KEY_CREATED,
+            message=f"new API key {key_id} for agent {agent.id}",
+            agent_id=agent.id,
+            username=actor,
+            metadata={"key_id": key_id},
+        )
+    _remember_verified(key, key_digest(token))
+    return key, token
+
+
+def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "") -> tuple[ApiKey, str]:
+    """A new key; the agent's other keys keep working for `grace_seconds`, then stop."""
+    if grace_seconds < 0:
+        from wpublisher.exceptions import ValidationFailed
+
+        raise ValidationFailed("grace must be 0 seconds or more", field="grace")
+    agent = _active_agent(agent_id)
+    not_after = timezone.now() + timedelta(seconds=grace_seconds)
+    key_id, token = key_generate()
+    hashed = key_hash(token, rounds=settings.API_KEY_BCRYPT_ROUNDS)
+    with transaction.atomic():
+        old = ApiKey.objects.filter(agent=agent, revoked_at__isnull=True).filter(
+            Q(not_after__isnull=True) | Q(not_after__gt=not_after)
+        )
+        old_ids = list(old.values_list("key_id", flat=True))
+        old.update(not_after=not_after)
+        key = ApiKey.objects.create(agent=agent, key_id=key_id, key_hash=hashed, source=KeySource.MANAGED)
+        audit_record(
+            event_type=EventType.KEY_ROTATED,
+            message=f"API key of agent {agent.id} rotated to {key_id}; "
+            f"{len(old_ids)} old key(s) work until {not_after:%Y-%m-%d %H:%M:%S} UTC",
+            agent_id=agent.id,
+            username=actor,
+            metadata={"key_id": key_id, "old_key_ids": old_ids, "grace_seconds": grace_seconds},
+        )
+    _remember_verified(key, key_digest(token))
+    return key, token
+
+
+def agent_key_revoke(*, agent_id: str, key_id: str | None = None, actor: str = "") -> list[str]:
+    """Revoke one key of the agent, or all of its keys. Returns the revoked key ids."""
+    agent = Agent.objects.filter(pk=agent_id).first()
+    if agent is None:
+        raise AgentNotFound(agent_id)
+    now = timezone.now()
+    with transaction.atomic():
+        keys = ApiKey.objects.filter(agent=agent, revoked_at__isnull=True)
+        if key_id:
+            keys = keys.filter(key_id=key_id)
+        revoked = list(keys.values_list("key_id", flat=True))
+        keys.update(revoked_at=now, revoked_reason="revoked" + (f" by {actor}" if actor else ""))
+        for revoked_id in revoked:
+            audit_record(
+                event_type=EventType.KEY_REVOKED,
+                severity=Severity.WARNING,
+                message=f"API key {revoked_id} of agent {agent.id} revoked",
+                agent_id=agent.id,
+                username=actor,
+                metadata={"key_id": revoked_id},
+            )
+    return revoked
+
+
+@dataclass
+class AgentSyncReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deactivated: list[str] = field(default_factory=list)
+    keys_added: list[str] = field(default_factory=list)
+    keys_revoked: list[str] = field(default_factory=list)
+
+    def changed(self) -> bool:
+        return any([self.added, self.updated, self.deactivated, self.keys_added, self.keys_revoked])
+
+
+_AGENT_FIELDS = ("name", "description", "role", "scopes", "allowed_sites", "configured_at")
+
+
+def _agent_values(spec: AgentConfig) -> dict:
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "role": spec.role,
+        "scopes": list(spec.scopes),
+        "allowed_sites": list(spec.allowed_sites) if spec.allowed_sites is not None else None,
+        "configured_at": spec.created_at,
+    }
+
+
+def agents_sync(*, agents: Sequence[AgentConfig]) -> AgentSyncReport:
+    """Make the database match the agents of the config files. Runs inside the caller's transaction;
+    bcrypt hashing of new keys happens first, outside it (see `agent_keys_hash_new`)."""
+    report = AgentSyncReport()
+    existing = {a.id: a for a in Agent.objects.all()}
+    for spec in agents:
+        values = _agent_values(spec)
+        agent = existing.get(spec.id)
+        if agent is None:
+            Agent.objects.create(id=spec.id, is_active=True, **values)
+            report.added.append(spec.id)
+        elif not agent.is_active or any(getattr(agent, f) != values[f] for f in _AGENT_FIELDS):
+            Agent.objects.filter(pk=spec.id).update(is_active=True, updated_at=timezone.now(), **values)
+            report.updated.append(spec.id)
+    gone = [agent_id for agent_id, a in existing.items() if a.is_active and agent_id not in {s.id for s in agents}]
+    Agent.objects.filter(pk__in=gone).update(is_active=False, updated_at=timezone.now())
+    report.deactivated = gone
+    return report
+
+
+def agent_keys_hash_new(*, agents: Sequence[AgentConfig]) -> dict[str, str]:
+    """bcrypt hashes for config keys not yet stored, by lookup id. Slow (cost 12 is about 200 ms a key),
+    so it runs before the sync transaction, on threads (bcrypt releases the GIL)."""
+    known = set(ApiKey.objects.filter(source=KeySource.CONFIG).values_list("key_id", flat=True))
+    todo = {k.lookup_id: k.secret for a in agents for k in a.keys if k.secret and k.lookup_id not in known}
+    rounds = settings.API_KEY_BCRYPT_ROUNDS
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        hashes = pool.map(lambda secret: key_hash(secret, rounds=rounds), todo.values())
+        return dict(zip(todo.keys(), hashes, strict=True))
+
+
+def agent_keys_sync(
+    *, agents: Sequence[AgentConfig], new_hashes: dict[str, str], report: AgentSyncReport
+) -> None:
+    """Store config keys, and revoke config keys that left the files (they fail on their next use).
+    A key revoked by a person stays revoked even while the file still holds it."""
+    existing = {k.key_id: k for k in ApiKey.objects.filter(source=KeySource.CONFIG)}
+    wanted: set[str] = set()
+    digests: dict[str, bytes] = {}
+    for agent in agents:
+        for spec in agent.keys:
+            wanted.add(spec.lookup_id)
+            if spec.secret:
+                digests[spec.lookup_id] = key_digest(spec.secret)
+            stored_hash = spec.bcrypt_hash or new_hashes.get(spec.lookup_id)
+            row = existing.get(spec.lookup_id)
+            if row is None:
+                ApiKey.objects.create(
+                    agent_id=agent.id, key_id=spec.lookup_id, key_hash=stored_hash,
+                    source=KeySource.CONFIG, origin=spec.source,
+                )
+                report.keys_added.append(spec.lookup_id)
+                _audit_key(EventType.KEY_CREATED, agent.id, spec.lookup_id, f"from {spec.source}")
+                continue
+            changes: dict = {}
+            if row.agent_id != agent.id:
+                changes["agent_id"] = agent.id
+            if spec.bcrypt_hash and row.key_hash != spec.bcrypt_hash:
+                changes["key_hash"] = spec.bcrypt_hash
+            if row.origin != spec.source:
+                changes["origin"] = spec.source
+            if row.revoked_reason == REMOVED_FROM_CONFIG:
+                changes.update(revoked_at=None, revoked_reason="")
+                report.keys_added.append(spec.lookup_id)
+                _audit_key(EventType.KEY_CREATED, agent.id, spec.lookup_id, f"restored from {spec.source}")
+            if changes:
+                ApiKey.objects.filter(pk=row.pk).update(**changes)
+    removed = [row for key_id, row in existing.items() if key_id not in wanted and row.revoked_at is None]
+    ApiKey.objects.filter(pk__in=[r.pk for r in removed]).update(
+        revoked_at=timezone.now(), revoked_reason=REMOVED_FROM_CONFIG
+    )
+    for row in removed:
+        report.keys_revoked.append(row.key_id)
+        _audit_key(EventType.KEY_REVOKED, row.agent_id, row.key_id, REMOVED_FROM_CONFIG)
+
+    def seed_cache() -> None:
+        for row in ApiKey.objects.filter(key_id__in=list(digests)):
+            _remember_verified(row, digests[row.key_id])
+
+    transaction.on_commit(seed_cache)
+
+
+def _audit_key(event_type: EventType, agent_id: str, key_id: str, detail: str) -> None:
+    verb = "added" if event_type == EventType.KEY_CREATED else "revoked"
+    audit_record(
+        event_type=event_type,
+        severity=Severity.INFO if event_type == EventType.KEY_CREATED else Severity.WARNING,
+        message=f"API key {key_id} of agent {agent_id} {verb} ({detail})",
+        agent_id=agent_id,
+        metadata={"key_id": key_id},
+    )

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ArticleStatus(models.TextChoices):
+    PENDING_REVIEW = "pending_review", "pending review"
+    PUBLISHING = "publishing", "publishing"
+    PUBLISHED = "published", "published"
+    PUBLISH_FAILED = "publish_failed", "publish failed"
+    REJECTED = "rejected", "rejected"
+
+
+class Article(models.Model):
+    title = models.CharField(max_length=200)
+    content_markdown = models.TextField()
+    content_html = models.TextField(help_text="Sanitized HTML: what the console shows and WordPress receives")
+    tags = models.JSONField(default=list, blank=True)
+    category = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=20, choices=ArticleStatus.choices, default=ArticleStatus.PENDING_REVIEW)
+
+    wordpress_post_id = models.BigIntegerField(null=True, blank=True)
+    wordpress_permalink = models.CharField(max_length=500, blank=True, default="")
+    publish_error_message = models.TextField(blank=True, default="")
+
+    submitting_agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.PROTECT, related_name="submitted_articles"
+    )
+    publishing_agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.PROTECT, null=True, blank=True, related_name="approved_articles",
+        help_text="The agent that approved it for publishing, when an agent did",
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="reviewed_articles",
+    )
+    target_site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="articles")
+    agent_metadata = models.JSONField(default=dict, blank=True)
+
+    reviewer_notes = models.TextField(blank=True, default="")
+    rejection_reason = models.TextField(blank=True, default="")
+
+    revision_number = models.PositiveIntegerField(default=1)
+    content_hash = models.CharField(max_length=64, help_text="Hash of the current revision")
+    approved_content_hash = models.CharField(max_length=64, blank=True, default="")
+    publish_attempts = models.PositiveIntegerField(default=0)
+    publish_claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set while a worker holds the publish; cleared when it ends"
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["submitting_agent", "status"], name="article_agent_status"),
+            models.Index(fields=["target_site", "status"], name="article_site_status"),
+            models.Index(fields=["status", "-updated_at", "submitting_agent"], name="article_status_updated"),
+            models.Index(fields=["-created_at", "-id"], name="article_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+
+class ArticleRevision(models.Model):
+    """Every version of an article, with who wrote it: a writer drafts, an SEO agent revises."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    content_markdown = models.TextField()
+    tags = models.JSONField(default=list, blank=True)
+    category = models.CharField(max_length=100, blank=True, default="")
+    content_hash = models.CharField(max_length=64)
+    agent = models.ForeignKey(
+        "agents.Agent", on_delete=models.PROTECT, null=True, blank=True, related_name="revisions"
+    )
+    note = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["article_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["article", "number"], name="revision_number_unique")]
+
+    def __str__(self) -> str:
+        return f"article {self.article_id} revision {self.number}"

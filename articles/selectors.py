@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from agents.models import Agent
+from articles.exceptions import ArticleNotFound
+from articles.models import Article, ArticleRevision, ArticleStatus
+from wpublisher.exceptions import ValidationFailed
+
+LIST_LIMIT_MAX = 100
+
+
+def article_visible_to(*, agent: Agent | None) -> QuerySet[Article]:
+    """Articles a caller may see: everything for reviewers (agent None) and agents holding article:read,
+    else only the agent's own. Others' articles do not exist for such an agent."""
+    articles = Article.objects.select_related("submitting_agent", "target_site")
+    if agent is not None and not agent.has_scope("article:read"):
+        articles = articles.filter(submitting_agent_id=agent.id)
+    return articles
+
+
+def article_get(*, article_id: int, agent: Agent | None = None) -> Article:
+    article = article_visible_to(agent=agent).filter(pk=article_id).first()
+    if article is None:
+        raise ArticleNotFound(article_id)
+    return article
+
+
+def article_list(
+    *,
+    agent: Agent | None = None,
+    status: str | None = None,
+    agent_id: str | None = None,
+    target_site: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Article]:
+    if status and status not in ArticleStatus.values:
+        raise ValidationFailed(
+            f"status must be one of {', '.join(ArticleStatus.values)} (got '{status}')", field="status"
+        )
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise ValidationFailed(f"limit must be 1 to {LIST_LIMIT_MAX} (got {limit})", field="limit")
+    if offset < 0:
+        raise ValidationFailed(f"offset must be 0 or more (got {offset})", field="offset")
+    articles = article_visible_to(agent=agent)
+    if status:
+        articles = articles.filter(status=status)
+    if agent_id:
+        articles = articles.filter(submitting_agent_id=agent_id)
+    if target_site:
+        articles = articles.filter(target_site_id=target_site)
+    if search:
+        articles = articles.filter(Q(title__icontains=search) | Q(content_markdown__icontains=search))
+    return list(articles.order_by("-created_at", "-id").defer("content_markdown", "content_html")[offset : offset + limit])
+
+
+def article_revision_list(*, article: Article) -> QuerySet[ArticleRevision]:
+    return ArticleRevision.objects.filter(article=article).select_related("agent").order_by("number")

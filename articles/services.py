@@ -1,0 +1,608 @@
+"""The review workflow: every write to an article is one function here, shared by the MCP tools, the
+console, the JSON API, admin actions and the publishing tasks.
+
+Status changes go through `_article_transition`, the one place that knows the allowed moves; it applies
+a move with a conditional UPDATE (so two racing callers cannot both win) and writes the audit row in
+the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from agents.models import Agent
+from articles.events import article_event_send
+from articles.exceptions import ArticleChanged, ArticleNotFound, InvalidTransition
+from articles.models import Article, ArticleRevision
+from articles.models import ArticleStatus as S
+from articles.rendering import markdown_render
+from audit.models import EventType, Severity
+from audit.services import audit_record
+from sites.exceptions import SiteNotFound
+from sites.models import Site
+from wpublisher.config.schema import SystemSettings
+from wpublisher.exceptions import Forbidden, ValidationFailed
+
+TITLE_MAX = 200
+CATEGORY_MAX = 100
+NOTE_MAX = 500
+REASON_MAX = 2000
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[str]
+    target: str
+    done: str  # completes "only <sources> articles can be ..."
+    event_type: EventType
+
+
+MOVES: dict[str, Move] = {
+    "revise": Move(frozenset({S.PENDING_REVIEW}), S.PENDING_REVIEW, "revised", EventType.ARTICLE_REVISED),
+    "approve": Move(frozenset({S.PENDING_REVIEW}), S.PUBLISHING, "approved", EventType.ARTICLE_APPROVED),
+    "reject": Move(frozenset({S.PENDING_REVIEW}), S.REJECTED, "rejected", EventType.ARTICLE_REJECTED),
+    "retry_publish": Move(
+        frozenset({S.PUBLISH_FAILED}), S.PUBLISHING, "retried", EventType.PUBLISH_RETRY_REQUESTED
+    ),
+    "publish_start": Move(frozenset({S.PUBLISHING}), S.PUBLISHING, "claimed", EventType.PUBLISH_STARTED),
+    "publish_retry_later": Move(
+        frozenset({S.PUBLISHING}), S.PUBLISHING, "rescheduled", EventType.PUBLISH_RETRY_SCHEDULED
+    ),
+    "publish_succeed": Move(
+        frozenset({S.PUBLISHING}), S.PUBLISHED, "marked published", EventType.PUBLISH_SUCCEEDED
+    ),
+    "publish_fail": Move(frozenset({S.PUBLISHING}), S.PUBLISH_FAILED, "marked failed", EventType.PUBLISH_FAILED),
+}
+
+
+def _article_transition(
+    *,
+    article: Article,
+    move: str,
+    message: str,
+    fields: dict[str, Any] | None = None,
+    guard: Q | None = None,
+    severity: Severity = Severity.INFO,
+    agent_id: str | None = None,
+    username: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> None:
+    """Apply `move` to `article` (in the database) and audit it, atomically.
+
+    `guard` adds conditions the row must still meet (the revision a reviewer saw, an unclaimed publish);
+    when the row no longer matches, nothing is written and the error says why."""
+    rule = MOVES[move]
+    with transaction.atomic():
+        rows = Article.objects.filter(pk=article.pk, status__in=rule.sources)
+        if guard is not None:
+            rows = rows.filter(guard)
+        now = timezone.now()
+        if rows.update(status=rule.target, updated_at=now, **(fields or {})) != 1:
+            raise _transition_refused(article.pk, rule)
+        audit_record(
+            event_type=rule.event_type,
+            severity=severity,
+            message=message,
+            agent_id=agent_id,
+            article_id=article.pk,
+            site_id=article.target_site_id,
+            username=username,
+            metadata={"from": article.status, "to": rule.target, **(metadata or {})},
+        )
+        article.status = rule.target
+        article_event_send(
+            article_id=article.pk, event=str(rule.event_type), status=rule.target,
+            agent_id=article.submitting_agent_id, site_id=article.target_site_id,
+        )
+
+
+def _transition_refused(article_id: int, rule: Move) -> Exception:
+    current = Article.objects.filter(pk=article_id).values("status", "revision_number").first()
+    if current is None:
+        return ArticleNotFound(article_id)
+    if current["status"] not in rule.sources:
+        allowed = " or ".join(sorted(rule.sources))
+        return InvalidTransition(
+            f"article {article_id} is {current['status']}; only {allowed} articles can be {rule.done}"
+        )
+    return ArticleChanged(
+        f"article {article_id} changed meanwhile (now revision {current['revision_number']}); look at it again"
+    )
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+
+def _limits() -> SystemSettings:
+    from wpublisher.config.services import config_current_or_none
+
+    config = config_current_or_none()
+    return config.system if config else SystemSettings()
+
+
+def _require_scope(agent: Agent, scope: str) -> None:
+    if not agent.has_scope(scope):
+        raise Forbidden(f"agent {agent.id} lacks the scope {scope}", field="scope")
+
+
+def _clean_title(title: Any) -> str:
+    if not isinstance(title, str):
+        raise ValidationFailed("title must be a string", field="title")
+    title = title.strip()
+    if not 1 <= len(title) <= TITLE_MAX:
+        raise ValidationFailed(
+            f"title must be 1 to {TITLE_MAX} characters (got {len(title)})", field="title"
+        )
+    return title
+
+
+def _clean_content(content: Any, limits: SystemSettings) -> str:
+    if not isinstance(content, str) or not content.strip():
+        raise ValidationFailed("content_markdown must not be empty", field="content_markdown")
+    size = len(content.encode("utf-8"))
+    if size > limits.max_content_bytes:
+        raise ValidationFailed(
+            f"content_markdown is {size} bytes; the limit is {limits.max_content_bytes} bytes",
+            field="content_markdown",
+        )
+    return content
+
+
+def _clean_tags(tags: Any, limits: SystemSettings) -> list[str]:
+    """Tags as a list or a comma-separated string; blanks dropped, duplicates (any case) removed."""
+    if tags is None:
+        return []
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise ValidationFailed("tags must be a list of strings or a comma-separated string", field="tags")
+    cleaned: list[str] = []
+    for tag in (t.strip() for t in tags):
+        if tag and tag.casefold() not in {c.casefold() for c in cleaned}:
+            cleaned.append(tag)
+    if len(cleaned) > limits.max_tags:
+        raise ValidationFailed(f"at most {limits.max_tags} tags (got {len(cleaned)})", field="tags")
+    for tag in cleaned:
+        if len(tag) > limits.max_tag_length:
+            raise ValidationFailed(
+                f"tag '{tag[:20]}…' is {len(tag)} characters; the limit is {limits.max_tag_length}",
+                field="tags",
+            )
+    return cleaned
+
+
+def _clean_category(category: Any) -> str:
+    if category is None:
+        return ""
+    if not isinstance(category, str):
+        raise ValidationFailed("category must be a string", field="category")
+    category = category.strip()
+    if len(category) > CATEGORY_MAX:
+        raise ValidationFailed(
+            f"category must be at most {CATEGORY_MAX} characters (got {len(category)})", field="category"
+        )
+    return category
+
+
+def _clean_metadata(metadata: Any, limits: SystemSettings) -> dict:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ValidationFailed("agent_metadata must be a JSON object", field="agent_metadata")
+    try:
+        size = len(json.dumps(metadata, ensure_ascii=False).encode("utf-8"))
+    except (TypeError, ValueError) as error:
+        raise ValidationFailed(f"agent_metadata is not valid JSON: {error}", field="agent_metadata") from None
+    if size > limits.max_metadata_bytes:
+        raise ValidationFailed(
+            f"agent_metadata is {size} bytes; the limit is {limits.max_metadata_bytes} bytes",
+            field="agent_metadata",
+        )
+    return metadata
+
+
+def _clean_text(value: Any, *, field: str, limit: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationFailed(f"{field} must be a string", field=field)
+    value = value.strip()
+    if required and not value:
+        raise ValidationFailed(f"{field} is required", field=field)
+    if len(value) > limit:
+        raise ValidationFailed(f"{field} must be at most {limit} characters (got {len(value)})", field=field)
+    return value
+
+
+def _resolve_site(agent: Agent, site_id: Any) -> Site:
+    """The site an agent publishes to: the one named, else the default (or first) site it may use."""
+    active = Site.objects.filter(is_active=True)
+    if site_id in (None, ""):
+        candidates = [s for s in active.order_by("-is_default", "position", "id") if agent.may_use_site(s.id)]
+        if not candidates:
+            raise SiteNotFound("(default)", field="target_site", detail="is not available: no active site this agent may use")
+        return candidates[0]
+    if not isinstance(site_id, str):
+        raise ValidationFailed("target_site must be a site id string", field="target_site")
+    site = Site.objects.filter(pk=site_id).first()
+    if site is None:
+        raise SiteNotFound(site_id, field="target_site", detail="is not configured")
+    if not site.is_active:
+        raise SiteNotFound(site_id, field="target_site", detail="is inactive")
+    if not agent.may_use_site(site.id):
+        allowed = ", ".join(agent.allowed_sites or [])
+        raise Forbidden(f"agent {agent.id} may not publish to site '{site.id}' (allowed: {allowed})", field="target_site")
+    return site
+
+
+def _content_hash(*, title: str, content_markdown: str, tags: Iterable[str], category: str) -> str:
+    canonical = json.dumps([title, content_markdown, list(tags), category], ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --- submit and revise ------------------------------------------------------------------------------
+
+
+def article_submit(
+    *,
+    agent: Agent,
+    title: Any,
+    content_markdown: Any,
+    tags: Any = None,
+    category: Any = None,
+    target_site: Any = None,
+    agent_metadata: Any = None,
+) -> Article:
+    """A new article awaiting review, with its first revision. Bad input raises and writes nothing."""
+    _require_scope(agent, "article:submit")
+    limits = _limits()
+    title = _clean_title(title)
+    content_markdown = _clean_content(content_markdown, limits)
+    tags = _clean_tags(tags, limits)
+    category = _clean_category(category)
+    metadata = _clean_metadata(agent_metadata, limits)
+    site = _resolve_site(agent, target_site)
+    html = markdown_render(content_markdown)
+    content_hash = _content_hash(title=title, content_markdown=content_markdown, tags=tags, category=category)
+    with transaction.atomic():
+        article = Article.objects.create(
+            title=title, content_markdown=content_markdown, content_html=html, tags=tags, category=category,
+            submitting_agent=agent, target_site=site, agent_metadata=metadata, content_hash=content_hash,
+        )
+        ArticleRevision.objects.create(
+            article=article, number=1, title=title, content_markdown=content_markdown, tags=tags,
+            category=category, content_hash=content_hash, agent=agent, note="submitted",
+        )
+        Agent.objects.filter(pk=agent.pk).update(total_articles_submitted=F("total_articles_submitted") + 1)
+        audit_record(
+            event_type=EventType.ARTICLE_SUBMITTED,
+            message=f"agent {agent.id} submitted article {article.pk} '{title}' for {site.id}",
+            agent_id=agent.id, article_id=article.pk, site_id=site.id,
+            metadata={"revision": 1, "bytes": len(content_markdown.encode("utf-8")), "tags": len(tags)},
+        )
+        article_event_send(
+            article_id=article.pk, event=str(EventType.ARTICLE_SUBMITTED), status=article.status,
+            agent_id=agent.id, site_id=site.id,
+        )
+    return article
+
+
+def _article_for_agent(*, agent: Agent, article_id: int) -> Article:
+    """The article, if this agent may see it: its own, or any with the article:read scope."""
+    article = Article.objects.select_related("target_site", "submitting_agent").filter(pk=article_id).first()
+    if article is None or (article.submitting_agent_id != agent.id and not agent.has_scope("article:read")):
+        raise ArticleNotFound(article_id)
+    return article
+
+
+def article_revise(
+    *,
+    agent: Agent,
+    article_id: int,
+    title: Any = None,
+    content_markdown: Any = None,
+    tags: Any = None,
+    category: Any = None,
+    note: Any = None,
+) -> Article:
+    """A new revision of a pending article, by its submitter or an agent holding article:revise.
+    Fields left as None keep their current value."""
+    article = _article_for_agent(agent=agent, article_id=article_id)
+    if article.submitting_agent_id != agent.id and not agent.has_scope("article:revise"):
+        raise Forbidden(
+            f"agent {agent.id} may not revise article {article.pk}: only its submitter or an agent with "
+            "the scope article:revise can",
+            field="scope",
+        )
+    limits = _limits()
+    new_title = article.title if title is None else _clean_title(title)
+    new_content = article.content_markdown if content_markdown is None else _clean_content(content_markdown, limits)
+    new_tags = article.tags if tags is None else _clean_tags(tags, limits)
+    new_category = article.category if category is None else _clean_category(category)
+    note = _clean_text(note, field="note", limit=NOTE_MAX)
+    new_hash = _content_hash(title=new_title, content_markdown=new_content, tags=new_tags, category=new_category)
+    if new_hash == article.content_hash:
+        raise ValidationFailed("the revision changes nothing", field="content_markdown")
+    number = article.revision_number + 1
+    html = markdown_render(new_content) if new_content != article.content_markdown else article.content_html
+    with transaction.atomic():
+        _article_transition(
+            article=article, move="revise",
+            guard=Q(revision_number=article.revision_number),
+            fields={
+                "title": new_title, "content_markdown": new_content, "content_html": html, "tags": new_tags,
+                "category": new_category, "revision_number": number, "content_hash": new_hash,
+            },
+            message=f"agent {agent.id} revised article {article.pk} (revision {number})"
+            + (f": {note}" if note else ""),
+            agent_id=agent.id,
+            metadata={"revision": number, "note": note},
+        )
+        ArticleRevision.objects.create(
+            article=article, number=number, title=new_title, content_markdown=new_content, tags=new_tags,
+            category=new_category, content_hash=new_hash, agent=agent, note=note,
+        )
+        Agent.objects.filter(pk=agent.pk).update(total_revisions=F("total_revisions") + 1)
+    article.refresh_from_db()
+    return article
+
+
+# --- review ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """Who reviews: a person (console, API, admin) or an agent holding article:review."""
+
+    user: AbstractBaseUser | None = None
+    agent: Agent | None = None
+
+    @property
+    def label(self) -> str:
+        return f"agent {self.agent.id}" if self.agent else f"{self.user.get_username()}"
+
+    @property
+    def username(self) -> str:
+        return self.user.get_username() if self.user else ""
+
+
+def _reviewable(*, reviewer: Reviewer, article_id: int, action: str) -> Article:
+    if (reviewer.user is None) == (reviewer.agent is None):
+        raise ValueError("a review needs exactly one of user and agent")
+    if reviewer.agent is None:
+        article = Article.objects.select_related("target_site").filter(pk=article_id).first()
+        if article is None:
+            raise ArticleNotFound(article_id)
+        return article
+    _require_scope(reviewer.agent, "article:review")
+    article = _article_for_agent(agent=reviewer.agent, article_id=article_id)
+    if article.submitting_agent_id == reviewer.agent.id:
+        raise Forbidden(f"agent {reviewer.agent.id} cannot {action} its own article {article.pk}", field="article_id")
+    return article
+
+
+def _revision_guard(article: Article, expected_revision: int | None) -> Q | None:
+    if expected_revision is None:
+        return None
+    if expected_revision != article.revision_number:
+        raise ArticleChanged(
+            f"article {article.pk} is at revision {article.revision_number}, not {expected_revision}; "
+            "review the current revision"
+        )
+    return Q(revision_number=expected_revision)
+
+
+def _enqueue_publish(article_id: int) -> None:
+    from articles.tasks import publish_article
+
+    transaction.on_commit(lambda: publish_article.delay(article_id))
+
+
+def article_approve(
+    *, reviewer: Reviewer, article_id: int, notes: Any = None, expected_revision: int | None = None
+) -> Article:
+    """Approve a pending article and queue its publishing. `expected_revision` refuses the approval when
+    the article was revised after the reviewer read it."""
+    article = _reviewable(reviewer=reviewer, article_id=article_id, action="approve")
+    notes = _clean_text(notes, field="reviewer_notes", limit=REASON_MAX)
+    if not article.target_site.is_active:
+        raise SiteNotFound(article.target_site_id, field="target_site", detail="is inactive; it cannot be published to")
+    with transaction.atomic():
+        _article_transition(
+            article=article, move="approve", guard=_revision_guard(article, expected_revision),
+            fields={
+                "reviewer_notes": notes, "reviewed_at": timezone.now(), "reviewed_by": reviewer.user,
+                "publishing_agent": reviewer.agent, "approved_content_hash": F("content_hash"),
+                "publish_error_message": "", "publish_claimed_at": None,
+            },
+            message=f"{reviewer.label} approved article {article.pk} (revision {article.revision_number})",
+            agent_id=reviewer.agent.id if reviewer.agent else None,
+            username=reviewer.username,
+            metadata={"revision": article.revision_number, "notes": notes},
+        )
+        Agent.objects.filter(pk=article.submitting_agent_id).update(
+            total_articles_approved=F("total_articles_approved") + 1
+        )
+        _enqueue_publish(article.pk)
+    article.refresh_from_db()
+    return article
+
+
+def article_reject(
+    *, reviewer: Reviewer, article_id: int, rejection_reason: Any, expected_revision: int | None = None
+) -> Article:
+    article = _reviewable(reviewer=reviewer, article_id=article_id, action="reject")
+    reason = _clean_text(rejection_reason, field="rejection_reason", limit=REASON_MAX, required=True)
+    with transaction.atomic():
+        _article_transition(
+            article=article, move="reject", guard=_revision_guard(article, expected_revision),
+            fields={
+                "rejection_reason": reason, "reviewed_at": timezone.now(), "reviewed_by": reviewer.user,
+                "publishing_agent": reviewer.agent,
+            },
+            message=f"{reviewer.label} rejected article {article.pk}: {reason}",
+            agent_id=reviewer.agent.id if reviewer.agent else None,
+            username=reviewer.username,
+            metadata={"revision": article.revision_number, "reason": reason},
+        )
+        Agent.objects.filter(pk=article.submitting_agent_id).update(
+            total_articles_rejected=F("total_articles_rejected") + 1
+        )
+    article.refresh_from_db()
+    return article
+
+
+def article_retry_publish(*, article_id: int, user: AbstractBaseUser | None = None, agent: Agent | None = None) -> Article:
+    """Queue a failed publish again: by a person, the submitting agent, or an agent with article:review."""
+    if (user is None) == (agent is None):
+        raise ValueError("a retry needs exactly one of user and agent")
+    if agent is not None:
+        article = _article_for_agent(agent=agent, article_id=article_id)
+        if article.submitting_agent_id != agent.id:
+            _require_scope(agent, "article:review")
+    else:
+        article = Article.objects.filter(pk=article_id).first()
+        if article is None:
+            raise ArticleNotFound(article_id)
+    label = f"agent {agent.id}" if agent else user.get_username()
+    with transaction.atomic():
+        _article_transition(
+            article=article, move="retry_publish", fields={"publish_claimed_at": None},
+            message=f"{label} asked to publish article {article.pk} again",
+            agent_id=agent.id if agent else None, username=user.get_username() if user else "",
+            metadata={"previous_error": article.publish_error_message},
+        )
+        _enqueue_publish(article.pk)
+    article.refresh_from_db()
+    return article
+
+
+# --- publish bookkeeping (called by the publishing task) -----------------------------------------------
+
+
+def article_publish_start(*, article_id: int, stale_after: timedelta) -> Article | None:
+    """Claim a publishing article for this worker. None when there is nothing to do: it is not publishing
+    (already published, failed, or gone) or another worker claimed it less than `stale_after` ago."""
+    article = Article.objects.select_related("target_site", "submitting_agent").filter(pk=article_id).first()
+    if article is None or article.status != S.PUBLISHING:
+        return None
+    now = timezone.now()
+    unclaimed = Q(publish_claimed_at__isnull=True) | Q(publish_claimed_at__lt=now - stale_after)
+    try:
+        _article_transition(
+            article=article, move="publish_start", guard=unclaimed,
+            fields={"publish_claimed_at": now, "publish_attempts": F("publish_attempts") + 1},
+            message=f"publishing article {article.pk} to {article.target_site_id} "
+            f"(attempt {article.publish_attempts + 1})",
+            metadata={"attempt": article.publish_attempts + 1},
+        )
+    except InvalidTransition:
+        return None
+    article.refresh_from_db()
+    return article
+
+
+def article_publish_retry_later(*, article_id: int, error: str, delay_seconds: float) -> None:
+    """Release the claim after a temporary failure; the task runs again after `delay_seconds`."""
+    article = Article.objects.get(pk=article_id)
+    _article_transition(
+        article=article, move="publish_retry_later",
+        fields={"publish_claimed_at": None, "publish_error_message": error},
+        severity=Severity.WARNING,
+        message=f"publishing article {article.pk} to {article.target_site_id} failed, "
+        f"retrying in {delay_seconds:.0f}s: {error}",
+        metadata={"error": error, "delay_seconds": round(delay_seconds, 1), "attempt": article.publish_attempts},
+    )
+
+
+def article_publish_succeed(*, article_id: int, post_id: int, permalink: str) -> Article:
+    article = Article.objects.get(pk=article_id)
+    with transaction.atomic():
+        _article_transition(
+            article=article, move="publish_succeed",
+            fields={
+                "wordpress_post_id": post_id, "wordpress_permalink": permalink[:500],
+                "published_at": timezone.now(), "publish_claimed_at": None, "publish_error_message": "",
+            },
+            message=f"article {article.pk} published to {article.target_site_id} as post {post_id}",
+            metadata={"post_id": post_id, "permalink": permalink, "attempt": article.publish_attempts},
+        )
+        Site.objects.filter(pk=article.target_site_id).update(total_posts_published=F("total_posts_published") + 1)
+        Agent.objects.filter(pk=article.submitting_agent_id).update(
+            total_articles_published=F("total_articles_published") + 1
+        )
+    article.refresh_from_db()
+    return article
+
+
+def article_publish_fail(*, article_id: int, error: str) -> Article:
+    """Give up on this publish: the article becomes publish_failed and can be retried."""
+    article = Article.objects.get(pk=article_id)
+    with transaction.atomic():
+        _article_transition(
+            article=article, move="publish_fail",
+            fields={"publish_claimed_at": None, "publish_error_message": error},
+            severity=Severity.ERROR,
+            message=f"publishing article {article.pk} to {article.target_site_id} failed: {error}",
+            metadata={"error": error, "attempt": article.publish_attempts},
+        )
+        Site.objects.filter(pk=article.target_site_id).update(total_publish_failures=F("total_publish_failures") + 1)
+    article.refresh_from_db()
+    return article
+
+
+def post_slug(article: Article) -> str:
+    """The WordPress slug of an article's post: readable, and fixed by article and approved revision,
+    so a retried publish finds the post an earlier attempt created instead of posting it again."""
+    from django.utils.text import slugify
+
+    stem = slugify(article.title)[:60].strip("-")
+    suffix = f"wpub-{article.pk}-r{article.revision_number}"
+    return f"{stem}-{suffix}" if stem else suffix
+
+
+def article_publish(*, article_id: int) -> Article | None:
+    """Publish an approved article to its WordPress site, exactly once.
+
+    Claims the article (None when there is nothing to do), then talks to WordPress outside any
+    transaction: reuses a post an earlier attempt created (found by its slug), else resolves category
+    and tag ids and creates the post. Raises WordPressError, leaving the claim for the caller to
+    release (`article_publish_retry_later`) or give up (`article_publish_fail`)."""
+    from sites.wordpress import wordpress_client
+    from wpublisher.config.services import config_current
+
+    config = config_current()
+    # A worker that died mid-publish leaves a claim; another may take over once a publish surely ended.
+    stale_after = timedelta(seconds=2 * config.publishing.timeout + 60)
+    article = article_publish_start(article_id=article_id, stale_after=stale_after)
+    if article is None:
+        return None
+    site = config.site(article.target_site_id)
+    if site is None:
+        return article_publish_fail(
+            article_id=article_id, error=f"site '{article.target_site_id}' is no longer in sites.yml"
+        )
+    client = wordpress_client(site, timeout=config.publishing.timeout)
+    slug = post_slug(article)
+    post = client.post_find_by_slug(slug)
+    if post is None:
+        category = article.category or site.default_category
+        post = client.post_create(
+            title=article.title,
+            content=article.content_html,
+            status=config.publishing.default_status,
+            slug=slug,
+            categories=client.term_ids("categories", [category] if category else []),
+            tags=client.term_ids("tags", list(article.tags or site.default_tags)),
+        )
+    return article_publish_succeed(article_id=article_id, post_id=int(post["id"]), permalink=post.get("link", ""))

@@ -1,0 +1,41 @@
+"""Celery tasks of the review workflow. Thin: they take ids and call the services."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import shared_task
+
+from articles.services import article_publish, article_publish_fail, article_publish_retry_later
+from sites.exceptions import WordPressError
+
+logger = logging.getLogger(__name__)
+
+
+def retry_delay(*, base: float, retries: int) -> float:
+    """Exponential backoff with full jitter: base, 2*base, 4*base... each scaled by a random 0.5-1.5."""
+    return base * (2**retries) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
+
+
+@shared_task(bind=True, name="articles.publish_article", acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def publish_article(self, article_id: int) -> str:
+    """Publish one approved article. Safe to run twice: the claim and the slug lookup see to that."""
+    from wpublisher.config.services import config_current
+
+    try:
+        article = article_publish(article_id=article_id)
+    except WordPressError as error:
+        publishing = config_current().publishing
+        if error.retryable and self.request.retries < publishing.retry_attempts:
+            delay = retry_delay(base=publishing.retry_delay, retries=self.request.retries)
+            article_publish_retry_later(article_id=article_id, error=error.message, delay_seconds=delay)
+            raise self.retry(countdown=delay) from None
+        article_publish_fail(article_id=article_id, error=error.message)
+        return "failed"
+    except Exception as error:
+        # A bug or a surprising answer must not leave the article stuck in publishing.
+        logger.exception("publishing article %s failed unexpectedly", article_id)
+        article_publish_fail(article_id=article_id, error=f"unexpected error: {type(error).__name__}: {error}")
+        return "failed"
+    return "skipped" if article is None else article.status

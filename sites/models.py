@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class HealthStatus(models.TextChoices):
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Site(models.Model):
+    """A WordPress site, synced from sites.yml. Its application password lives only in the config files
+    and process memory, never in the database."""
+
+    id = models.CharField(primary_key=True, max_length=50)
+    name = models.CharField(max_length=100)
+    api_url = models.CharField(max_length=255)
+    username = models.CharField(max_length=100)
+    default_category = models.CharField(max_length=100, blank=True, default="")
+    default_tags = models.JSONField(default=list, blank=True)
+    max_connections = models.PositiveIntegerField(default=5)
+    idle_timeout = models.PositiveIntegerField(default=300)
+    health_check_interval = models.PositiveIntegerField(default=60)
+    is_default = models.BooleanField(default=False)
+    position = models.PositiveIntegerField(default=0, help_text="Order in sites.yml; the first is the default")
+    is_active = models.BooleanField(default=True)
+    health_status = models.CharField(max_length=10, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN)
+    health_message = models.CharField(max_length=500, blank=True, default="")
+    health_latency_ms = models.FloatField(null=True, blank=True)
+    last_health_check = models.DateTimeField(null=True, blank=True)
+    total_posts_published = models.PositiveIntegerField(default=0)
+    total_publish_failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"

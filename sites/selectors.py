@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from sites.exceptions import SiteNotFound
+from sites.models import Site
+
+
+def site_get(*, site_id: str, include_inactive: bool = True) -> Site:
+    sites = Site.objects.all() if include_inactive else Site.objects.filter(is_active=True)
+    site = sites.filter(pk=site_id).first()
+    if site is None:
+        raise SiteNotFound(site_id)
+    return site
+
+
+def site_list(*, include_inactive: bool = False) -> QuerySet[Site]:
+    sites = Site.objects.all()
+    return sites if include_inactive else sites.filter(is_active=True)
+
+
+def site_health(*, site_id: str) -> dict:
+    """The last recorded health of a site."""
+    site = site_get(site_id=site_id)
+    return {
+        "site_id": site.id,
+        "name": site.name,
+        "is_active": site.is_active,
+        "status": site.health_status,
+        "message": site.health_message,
+        "latency_ms": site.health_latency_ms,
+        "last_check": site.last_health_check.isoformat() if site.last_health_check else None,
+        "health_check_interval": site.health_check_interval,
+        "total_posts_published": site.total_posts_published,
+        "total_publish_failures": site.total_publish_failures,
+    }

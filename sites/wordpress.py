@@ -1,0 +1,163 @@
+"""A small WordPress REST API client, one per site, authenticated with an application password.
+
+Each site gets one `requests.Session` whose connection pool is bounded by the site's
+`connection_pool.max_connections`; connections idle longer than `idle_timeout` are dropped. Failures
+become `WordPressError` messages a person can act on, and say whether a retry may help.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from sites.exceptions import WordPressError
+from wpublisher import __version__
+from wpublisher.config.schema import SiteConfig
+
+CONNECT_TIMEOUT_MAX = 10.0
+TERM_KINDS = ("categories", "tags")
+
+
+class WordPressClient:
+    def __init__(self, site: SiteConfig, *, timeout: float):
+        self.site = site
+        self.timeout = timeout
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=site.max_connections, pool_block=True, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.session.auth = (site.username, site.app_password)
+        self.session.headers.update({"User-Agent": f"wpublisher/{__version__}", "Accept": "application/json"})
+        self._last_used = time.monotonic()
+        self._lock = threading.Lock()
+        self._term_ids: dict[tuple[str, str], int] = {}
+
+    def close(self) -> None:
+        self.session.close()
+
+    # --- HTTP ----------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
+        url = self.site.api_url + path
+        with self._lock:
+            if time.monotonic() - self._last_used > self.site.idle_timeout:
+                self.session.close()  # drops pooled connections; the session opens new ones on demand
+            self._last_used = time.monotonic()
+        try:
+            response = self.session.request(
+                method, url, params=params, json=json,
+                timeout=(min(CONNECT_TIMEOUT_MAX, self.timeout), self.timeout),
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise WordPressError(f"site {self.site.id} unreachable at {url}: connection timed out", retryable=True) from None
+        except requests.exceptions.ConnectionError as error:
+            detail = "connection refused" if "refused" in str(error).lower() else "connection failed"
+            raise WordPressError(f"site {self.site.id} unreachable at {url}: {detail}", retryable=True) from None
+        except requests.exceptions.Timeout:
+            raise WordPressError(
+                f"site {self.site.id} timed out at {url}: no answer within {self.timeout:g}s", retryable=True
+            ) from None
+        return self._answer(response, method=method, url=url)
+
+    def _answer(self, response: requests.Response, *, method: str, url: str) -> Any:
+        status = response.status_code
+        if status < 400:
+            try:
+                return response.json()
+            except ValueError:
+                raise WordPressError(
+                    f"site {self.site.id} answered {method} {url} with something that is not JSON "
+                    "(is api_url the REST API root?)", retryable=False, status=status,
+                ) from None
+        wp_code, wp_message, wp_data = _wordpress_error(response)
+        if status == 401:
+            raise WordPressError(
+                f"authentication failed for site {self.site.id} (check username/app_password)",
+                retryable=False, status=status, wp_code=wp_code,
+            )
+        retryable = status == 429 or status >= 500
+        detail = f" {wp_code}: {wp_message}" if wp_code else (f": {wp_message}" if wp_message else "")
+        raise WordPressError(
+            f"site {self.site.id} answered HTTP {status} to {method} {url}{detail}",
+            retryable=retryable, status=status, wp_code=wp_code, data=wp_data,
+        )
+
+    # --- API -----------------------------------------------------------------------------------------
+
+    def me(self) -> dict:
+        return self.request("GET", "/users/me", params={"context": "edit"})
+
+    def term_ids(self, kind: str, names: list[str]) -> list[int]:
+        """Ids for category or tag names: found by name or slug, created when missing. WordPress drops
+        unknown ids and rejects names in posts, so posts always carry ids."""
+        if kind not in TERM_KINDS:
+            raise ValueError(kind)
+        return [self._term_id(kind, name) for name in names]
+
+    def _term_id(self, kind: str, name: str) -> int:
+        cache_key = (kind, name.casefold())
+        if cache_key in self._term_ids:
+            return self._term_ids[cache_key]
+        found = self.request("GET", f"/{kind}", params={"search": name, "per_page": 100, "context": "view"})
+        match = next((t for t in found if _same_term(t, name)), None)
+        if match is not None:
+            term_id = int(match["id"])
+        else:
+            term_id = self._term_create(kind, name)
+        self._term_ids[cache_key] = term_id
+        return term_id
+
+    def _term_create(self, kind: str, name: str) -> int:
+        try:
+            return int(self.request("POST", f"/{kind}", json={"name": name})["id"])
+        except WordPressError as error:
+            # Created meanwhile (another worker), or a name search missed it: WordPress names the id.
+            if error.wp_code == "term_exists" and error.data.get("term_id"):
+                return int(error.data["term_id"])
+            raise
+
+    def post_find_by_slug(self, slug: str) -> dict | None:
+        posts = self.request("GET", "/posts", params={"slug": slug, "status": "any", "context": "edit"})
+        return posts[0] if posts else None
+
+    def post_create(self, *, title: str, content: str, status: str, slug: str, categories: list[int], tags: list[int]) -> dict:
+        return self.request(
+            "POST", "/posts",
+            json={"title": title, "content": content, "status": status, "slug": slug, "categories": categories, "tags": tags},
+        )
+
+
+def _same_term(term: dict, name: str) -> bool:
+    return html.unescape(term.get("name", "")).casefold() == name.casefold() or term.get("slug") == name.casefold()
+
+
+def _wordpress_error(response: requests.Response) -> tuple[str, str, dict]:
+    """WordPress's own error code, message and data ({"code", "message", "data"} bodies)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", response.reason or "", {}
+    if isinstance(body, dict):
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        return str(body.get("code", "")), str(body.get("message", ""))[:300], data
+    return "", "", {}
+
+
+_clients: dict[str, WordPressClient] = {}
+_clients_lock = threading.Lock()
+
+
+def wordpress_client(site: SiteConfig, *, timeout: float) -> WordPressClient:
+    """The process's client for a site; rebuilt when the site's config (say, its password) changed."""
+    with _clients_lock:
+        client = _clients.get(site.id)
+        if client is None or client.site != site or client.timeout != timeout:
+            if client is not None:
+                client.close()
+            client = _clients[site.id] = WordPressClient(site, timeout=timeout)
+        return client
