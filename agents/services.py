@@ -47,9 +47,7 @@ def _digest_matches(key: ApiKey, token: str) -> bool:
     return False
 
 
-def agent_authenticate(
-    *, token: str, ip_address: str | None = None, user_agent: str | None = None
-) -> Agent:
+def agent_authenticate(*, token: str, ip_address: str | None = None, user_agent: str | None = None) -> Agent:
     """The active agent owning `token`, or AuthFailed (audited, without the token)."""
     now = timezone.now()
     candidates = ApiKey.objects.select_related("agent").filter(key_id__in=key_candidate_ids(token or ""))
@@ -222,7 +220,9 @@ def agents_sync(*, agents: Sequence[AgentConfig]) -> AgentSyncReport:
         elif not agent.is_active or any(getattr(agent, f) != values[f] for f in _AGENT_FIELDS):
             Agent.objects.filter(pk=spec.id).update(is_active=True, updated_at=timezone.now(), **values)
             report.updated.append(spec.id)
-    gone = [agent_id for agent_id, a in existing.items() if a.is_active and agent_id not in {s.id for s in agents}]
+    gone = [
+        agent_id for agent_id, a in existing.items() if a.is_active and agent_id not in {s.id for s in agents}
+    ]
     Agent.objects.filter(pk__in=gone).update(is_active=False, updated_at=timezone.now())
     report.deactivated = gone
     return report
@@ -256,8 +256,11 @@ def agent_keys_sync(
             row = existing.get(spec.lookup_id)
             if row is None:
                 ApiKey.objects.create(
-                    agent_id=agent.id, key_id=spec.lookup_id, key_hash=stored_hash,
-                    source=KeySource.CONFIG, origin=spec.source,
+                    agent_id=agent.id,
+                    key_id=spec.lookup_id,
+                    key_hash=stored_hash,
+                    source=KeySource.CONFIG,
+                    origin=spec.source,
                 )
                 report.keys_added.append(spec.lookup_id)
                 _audit_key(EventType.KEY_CREATED, agent.id, spec.lookup_id, f"from {spec.source}")
@@ -282,12 +285,10 @@ def agent_keys_sync(
     for row in removed:
         report.keys_revoked.append(row.key_id)
         _audit_key(EventType.KEY_REVOKED, row.agent_id, row.key_id, REMOVED_FROM_CONFIG)
-
-    def seed_cache() -> None:
-        for row in ApiKey.objects.filter(key_id__in=list(digests)):
-            _remember_verified(row, digests[row.key_id])
-
-    transaction.on_commit(seed_cache)
+    # This process knows these keys in clear: their first use needs no bcrypt. (Were the transaction to
+    # roll back, the entries would match no row and do nothing.)
+    for row in ApiKey.objects.filter(key_id__in=list(digests)):
+        _remember_verified(row, digests[row.key_id])
 
 
 def _audit_key(event_type: EventType, agent_id: str, key_id: str, detail: str) -> None:

@@ -24,7 +24,15 @@ def _send(event: dict) -> None:
         logger.warning("could not send console event %s", event.get("event"), exc_info=True)
 
 
-def article_event_send(*, article_id: int, event: str, status: str, agent_id: str = "", site_id: str = "") -> None:
+def article_event_send(
+    *, article_id: int, event: str, status: str, agent_id: str = "", site_id: str = ""
+) -> None:
     """Tell the console an article changed, once the current transaction commits."""
-    payload = {"event": event, "article_id": article_id, "status": status, "agent_id": agent_id, "site_id": site_id}
+    payload = {
+        "event": event,
+        "article_id": article_id,
+        "status": status,
+        "agent_id": agent_id,
+        "site_id": site_id,
+    }
     transaction.on_commit(lambda: _send(payload))

@@ -18,7 +18,9 @@ class Article(models.Model):
     content_html = models.TextField(help_text="Sanitized HTML: what the console shows and WordPress receives")
     tags = models.JSONField(default=list, blank=True)
     category = models.CharField(max_length=100, blank=True, default="")
-    status = models.CharField(max_length=20, choices=ArticleStatus.choices, default=ArticleStatus.PENDING_REVIEW)
+    status = models.CharField(
+        max_length=20, choices=ArticleStatus.choices, default=ArticleStatus.PENDING_REVIEW
+    )
 
     wordpress_post_id = models.BigIntegerField(null=True, blank=True)
     wordpress_permalink = models.CharField(max_length=500, blank=True, default="")
@@ -28,11 +30,18 @@ class Article(models.Model):
         "agents.Agent", on_delete=models.PROTECT, related_name="submitted_articles"
     )
     publishing_agent = models.ForeignKey(
-        "agents.Agent", on_delete=models.PROTECT, null=True, blank=True, related_name="approved_articles",
+        "agents.Agent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="approved_articles",
         help_text="The agent that approved it for publishing, when an agent did",
     )
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="reviewed_articles",
     )
     target_site = models.ForeignKey("sites.Site", on_delete=models.PROTECT, related_name="articles")

@@ -53,7 +53,11 @@ def article_list(
         articles = articles.filter(target_site_id=target_site)
     if search:
         articles = articles.filter(Q(title__icontains=search) | Q(content_markdown__icontains=search))
-    return list(articles.order_by("-created_at", "-id").defer("content_markdown", "content_html")[offset : offset + limit])
+    return list(
+        articles.order_by("-created_at", "-id").defer("content_markdown", "content_html")[
+            offset : offset + limit
+        ]
+    )
 
 
 def article_revision_list(*, article: Article) -> QuerySet[ArticleRevision]:

@@ -61,7 +61,9 @@ MOVES: dict[str, Move] = {
     "publish_succeed": Move(
         frozenset({S.PUBLISHING}), S.PUBLISHED, "marked published", EventType.PUBLISH_SUCCEEDED
     ),
-    "publish_fail": Move(frozenset({S.PUBLISHING}), S.PUBLISH_FAILED, "marked failed", EventType.PUBLISH_FAILED),
+    "publish_fail": Move(
+        frozenset({S.PUBLISHING}), S.PUBLISH_FAILED, "marked failed", EventType.PUBLISH_FAILED
+    ),
 }
 
 
@@ -101,8 +103,11 @@ def _article_transition(
         )
         article.status = rule.target
         article_event_send(
-            article_id=article.pk, event=str(rule.event_type), status=rule.target,
-            agent_id=article.submitting_agent_id, site_id=article.target_site_id,
+            article_id=article.pk,
+            event=str(rule.event_type),
+            status=rule.target,
+            agent_id=article.submitting_agent_id,
+            site_id=article.target_site_id,
         )
 
 
@@ -115,8 +120,9 @@ def _transition_refused(article_id: int, rule: Move) -> Exception:
         return InvalidTransition(
             f"article {article_id} is {current['status']}; only {allowed} articles can be {rule.done}"
         )
+    revision = current["revision_number"]
     return ArticleChanged(
-        f"article {article_id} changed meanwhile (now revision {current['revision_number']}); look at it again"
+        f"article {article_id} changed meanwhile (now revision {revision}); look at it again"
     )
 
 
@@ -140,9 +146,7 @@ def _clean_title(title: Any) -> str:
         raise ValidationFailed("title must be a string", field="title")
     title = title.strip()
     if not 1 <= len(title) <= TITLE_MAX:
-        raise ValidationFailed(
-            f"title must be 1 to {TITLE_MAX} characters (got {len(title)})", field="title"
-        )
+        raise ValidationFailed(f"title must be 1 to {TITLE_MAX} characters (got {len(title)})", field="title")
     return title
 
 
@@ -230,7 +234,9 @@ def _resolve_site(agent: Agent, site_id: Any) -> Site:
     if site_id in (None, ""):
         candidates = [s for s in active.order_by("-is_default", "position", "id") if agent.may_use_site(s.id)]
         if not candidates:
-            raise SiteNotFound("(default)", field="target_site", detail="is not available: no active site this agent may use")
+            raise SiteNotFound(
+                "(default)", field="target_site", detail="is not available: no active site this agent may use"
+            )
         return candidates[0]
     if not isinstance(site_id, str):
         raise ValidationFailed("target_site must be a site id string", field="target_site")
@@ -241,7 +247,9 @@ def _resolve_site(agent: Agent, site_id: Any) -> Site:
         raise SiteNotFound(site_id, field="target_site", detail="is inactive")
     if not agent.may_use_site(site.id):
         allowed = ", ".join(agent.allowed_sites or [])
-        raise Forbidden(f"agent {agent.id} may not publish to site '{site.id}' (allowed: {allowed})", field="target_site")
+        raise Forbidden(
+            f"agent {agent.id} may not publish to site '{site.id}' (allowed: {allowed})", field="target_site"
+        )
     return site
 
 
@@ -276,23 +284,42 @@ def article_submit(
     content_hash = _content_hash(title=title, content_markdown=content_markdown, tags=tags, category=category)
     with transaction.atomic():
         article = Article.objects.create(
-            title=title, content_markdown=content_markdown, content_html=html, tags=tags, category=category,
-            submitting_agent=agent, target_site=site, agent_metadata=metadata, content_hash=content_hash,
+            title=title,
+            content_markdown=content_markdown,
+            content_html=html,
+            tags=tags,
+            category=category,
+            submitting_agent=agent,
+            target_site=site,
+            agent_metadata=metadata,
+            content_hash=content_hash,
         )
         ArticleRevision.objects.create(
-            article=article, number=1, title=title, content_markdown=content_markdown, tags=tags,
-            category=category, content_hash=content_hash, agent=agent, note="submitted",
+            article=article,
+            number=1,
+            title=title,
+            content_markdown=content_markdown,
+            tags=tags,
+            category=category,
+            content_hash=content_hash,
+            agent=agent,
+            note="submitted",
         )
         Agent.objects.filter(pk=agent.pk).update(total_articles_submitted=F("total_articles_submitted") + 1)
         audit_record(
             event_type=EventType.ARTICLE_SUBMITTED,
             message=f"agent {agent.id} submitted article {article.pk} '{title}' for {site.id}",
-            agent_id=agent.id, article_id=article.pk, site_id=site.id,
+            agent_id=agent.id,
+            article_id=article.pk,
+            site_id=site.id,
             metadata={"revision": 1, "bytes": len(content_markdown.encode("utf-8")), "tags": len(tags)},
         )
         article_event_send(
-            article_id=article.pk, event=str(EventType.ARTICLE_SUBMITTED), status=article.status,
-            agent_id=agent.id, site_id=site.id,
+            article_id=article.pk,
+            event=str(EventType.ARTICLE_SUBMITTED),
+            status=article.status,
+            agent_id=agent.id,
+            site_id=site.id,
         )
     return article
 
@@ -326,22 +353,32 @@ def article_revise(
         )
     limits = _limits()
     new_title = article.title if title is None else _clean_title(title)
-    new_content = article.content_markdown if content_markdown is None else _clean_content(content_markdown, limits)
+    new_content = (
+        article.content_markdown if content_markdown is None else _clean_content(content_markdown, limits)
+    )
     new_tags = article.tags if tags is None else _clean_tags(tags, limits)
     new_category = article.category if category is None else _clean_category(category)
     note = _clean_text(note, field="note", limit=NOTE_MAX)
-    new_hash = _content_hash(title=new_title, content_markdown=new_content, tags=new_tags, category=new_category)
+    new_hash = _content_hash(
+        title=new_title, content_markdown=new_content, tags=new_tags, category=new_category
+    )
     if new_hash == article.content_hash:
         raise ValidationFailed("the revision changes nothing", field="content_markdown")
     number = article.revision_number + 1
     html = markdown_render(new_content) if new_content != article.content_markdown else article.content_html
     with transaction.atomic():
         _article_transition(
-            article=article, move="revise",
+            article=article,
+            move="revise",
             guard=Q(revision_number=article.revision_number),
             fields={
-                "title": new_title, "content_markdown": new_content, "content_html": html, "tags": new_tags,
-                "category": new_category, "revision_number": number, "content_hash": new_hash,
+                "title": new_title,
+                "content_markdown": new_content,
+                "content_html": html,
+                "tags": new_tags,
+                "category": new_category,
+                "revision_number": number,
+                "content_hash": new_hash,
             },
             message=f"agent {agent.id} revised article {article.pk} (revision {number})"
             + (f": {note}" if note else ""),
@@ -349,8 +386,15 @@ def article_revise(
             metadata={"revision": number, "note": note},
         )
         ArticleRevision.objects.create(
-            article=article, number=number, title=new_title, content_markdown=new_content, tags=new_tags,
-            category=new_category, content_hash=new_hash, agent=agent, note=note,
+            article=article,
+            number=number,
+            title=new_title,
+            content_markdown=new_content,
+            tags=new_tags,
+            category=new_category,
+            content_hash=new_hash,
+            agent=agent,
+            note=note,
         )
         Agent.objects.filter(pk=agent.pk).update(total_revisions=F("total_revisions") + 1)
     article.refresh_from_db()
@@ -387,7 +431,9 @@ def _reviewable(*, reviewer: Reviewer, article_id: int, action: str) -> Article:
     _require_scope(reviewer.agent, "article:review")
     article = _article_for_agent(agent=reviewer.agent, article_id=article_id)
     if article.submitting_agent_id == reviewer.agent.id:
-        raise Forbidden(f"agent {reviewer.agent.id} cannot {action} its own article {article.pk}", field="article_id")
+        raise Forbidden(
+            f"agent {reviewer.agent.id} cannot {action} its own article {article.pk}", field="article_id"
+        )
     return article
 
 
@@ -416,14 +462,22 @@ def article_approve(
     article = _reviewable(reviewer=reviewer, article_id=article_id, action="approve")
     notes = _clean_text(notes, field="reviewer_notes", limit=REASON_MAX)
     if not article.target_site.is_active:
-        raise SiteNotFound(article.target_site_id, field="target_site", detail="is inactive; it cannot be published to")
+        raise SiteNotFound(
+            article.target_site_id, field="target_site", detail="is inactive; it cannot be published to"
+        )
     with transaction.atomic():
         _article_transition(
-            article=article, move="approve", guard=_revision_guard(article, expected_revision),
+            article=article,
+            move="approve",
+            guard=_revision_guard(article, expected_revision),
             fields={
-                "reviewer_notes": notes, "reviewed_at": timezone.now(), "reviewed_by": reviewer.user,
-                "publishing_agent": reviewer.agent, "approved_content_hash": F("content_hash"),
-                "publish_error_message": "", "publish_claimed_at": None,
+                "reviewer_notes": notes,
+                "reviewed_at": timezone.now(),
+                "reviewed_by": reviewer.user,
+                "publishing_agent": reviewer.agent,
+                "approved_content_hash": F("content_hash"),
+                "publish_error_message": "",
+                "publish_claimed_at": None,
             },
             message=f"{reviewer.label} approved article {article.pk} (revision {article.revision_number})",
             agent_id=reviewer.agent.id if reviewer.agent else None,
@@ -445,9 +499,13 @@ def article_reject(
     reason = _clean_text(rejection_reason, field="rejection_reason", limit=REASON_MAX, required=True)
     with transaction.atomic():
         _article_transition(
-            article=article, move="reject", guard=_revision_guard(article, expected_revision),
+            article=article,
+            move="reject",
+            guard=_revision_guard(article, expected_revision),
             fields={
-                "rejection_reason": reason, "reviewed_at": timezone.now(), "reviewed_by": reviewer.user,
+                "rejection_reason": reason,
+                "reviewed_at": timezone.now(),
+                "reviewed_by": reviewer.user,
                 "publishing_agent": reviewer.agent,
             },
             message=f"{reviewer.label} rejected article {article.pk}: {reason}",
@@ -462,7 +520,9 @@ def article_reject(
     return article
 
 
-def article_retry_publish(*, article_id: int, user: AbstractBaseUser | None = None, agent: Agent | None = None) -> Article:
+def article_retry_publish(
+    *, article_id: int, user: AbstractBaseUser | None = None, agent: Agent | None = None
+) -> Article:
     """Queue a failed publish again: by a person, the submitting agent, or an agent with article:review."""
     if (user is None) == (agent is None):
         raise ValueError("a retry needs exactly one of user and agent")
@@ -477,9 +537,12 @@ def article_retry_publish(*, article_id: int, user: AbstractBaseUser | None = No
     label = f"agent {agent.id}" if agent else user.get_username()
     with transaction.atomic():
         _article_transition(
-            article=article, move="retry_publish", fields={"publish_claimed_at": None},
+            article=article,
+            move="retry_publish",
+            fields={"publish_claimed_at": None},
             message=f"{label} asked to publish article {article.pk} again",
-            agent_id=agent.id if agent else None, username=user.get_username() if user else "",
+            agent_id=agent.id if agent else None,
+            username=user.get_username() if user else "",
             metadata={"previous_error": article.publish_error_message},
         )
         _enqueue_publish(article.pk)
@@ -500,7 +563,9 @@ def article_publish_start(*, article_id: int, stale_after: timedelta) -> Article
     unclaimed = Q(publish_claimed_at__isnull=True) | Q(publish_claimed_at__lt=now - stale_after)
     try:
         _article_transition(
-            article=article, move="publish_start", guard=unclaimed,
+            article=article,
+            move="publish_start",
+            guard=unclaimed,
             fields={"publish_claimed_at": now, "publish_attempts": F("publish_attempts") + 1},
             message=f"publishing article {article.pk} to {article.target_site_id} "
             f"(attempt {article.publish_attempts + 1})",
@@ -516,12 +581,17 @@ def article_publish_retry_later(*, article_id: int, error: str, delay_seconds: f
     """Release the claim after a temporary failure; the task runs again after `delay_seconds`."""
     article = Article.objects.get(pk=article_id)
     _article_transition(
-        article=article, move="publish_retry_later",
+        article=article,
+        move="publish_retry_later",
         fields={"publish_claimed_at": None, "publish_error_message": error},
         severity=Severity.WARNING,
         message=f"publishing article {article.pk} to {article.target_site_id} failed, "
         f"retrying in {delay_seconds:.0f}s: {error}",
-        metadata={"error": error, "delay_seconds": round(delay_seconds, 1), "attempt": article.publish_attempts},
+        metadata={
+            "error": error,
+            "delay_seconds": round(delay_seconds, 1),
+            "attempt": article.publish_attempts,
+        },
     )
 
 
@@ -529,15 +599,21 @@ def article_publish_succeed(*, article_id: int, post_id: int, permalink: str) ->
     article = Article.objects.get(pk=article_id)
     with transaction.atomic():
         _article_transition(
-            article=article, move="publish_succeed",
+            article=article,
+            move="publish_succeed",
             fields={
-                "wordpress_post_id": post_id, "wordpress_permalink": permalink[:500],
-                "published_at": timezone.now(), "publish_claimed_at": None, "publish_error_message": "",
+                "wordpress_post_id": post_id,
+                "wordpress_permalink": permalink[:500],
+                "published_at": timezone.now(),
+                "publish_claimed_at": None,
+                "publish_error_message": "",
             },
             message=f"article {article.pk} published to {article.target_site_id} as post {post_id}",
             metadata={"post_id": post_id, "permalink": permalink, "attempt": article.publish_attempts},
         )
-        Site.objects.filter(pk=article.target_site_id).update(total_posts_published=F("total_posts_published") + 1)
+        Site.objects.filter(pk=article.target_site_id).update(
+            total_posts_published=F("total_posts_published") + 1
+        )
         Agent.objects.filter(pk=article.submitting_agent_id).update(
             total_articles_published=F("total_articles_published") + 1
         )
@@ -550,13 +626,16 @@ def article_publish_fail(*, article_id: int, error: str) -> Article:
     article = Article.objects.get(pk=article_id)
     with transaction.atomic():
         _article_transition(
-            article=article, move="publish_fail",
+            article=article,
+            move="publish_fail",
             fields={"publish_claimed_at": None, "publish_error_message": error},
             severity=Severity.ERROR,
             message=f"publishing article {article.pk} to {article.target_site_id} failed: {error}",
             metadata={"error": error, "attempt": article.publish_attempts},
         )
-        Site.objects.filter(pk=article.target_site_id).update(total_publish_failures=F("total_publish_failures") + 1)
+        Site.objects.filter(pk=article.target_site_id).update(
+            total_publish_failures=F("total_publish_failures") + 1
+        )
     article.refresh_from_db()
     return article
 
@@ -605,4 +684,6 @@ def article_publish(*, article_id: int) -> Article | None:
             categories=client.term_ids("categories", [category] if category else []),
             tags=client.term_ids("tags", list(article.tags or site.default_tags)),
         )
-    return article_publish_succeed(article_id=article_id, post_id=int(post["id"]), permalink=post.get("link", ""))
+    return article_publish_succeed(
+        article_id=article_id, post_id=int(post["id"]), permalink=post.get("link", "")
+    )

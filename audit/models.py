@@ -41,18 +41,33 @@ class EventType(models.TextChoices):
 
 EVENT_CATEGORIES: dict[str, str] = {
     **dict.fromkeys(
-        [EventType.AUTH_SUCCEEDED, EventType.AUTH_FAILED, EventType.IP_BLOCKED, EventType.KEY_CREATED,
-         EventType.KEY_ROTATED, EventType.KEY_REVOKED],
+        [
+            EventType.AUTH_SUCCEEDED,
+            EventType.AUTH_FAILED,
+            EventType.IP_BLOCKED,
+            EventType.KEY_CREATED,
+            EventType.KEY_ROTATED,
+            EventType.KEY_REVOKED,
+        ],
         Category.AUTH,
     ),
     **dict.fromkeys(
-        [EventType.ARTICLE_SUBMITTED, EventType.ARTICLE_REVISED, EventType.ARTICLE_APPROVED,
-         EventType.ARTICLE_REJECTED],
+        [
+            EventType.ARTICLE_SUBMITTED,
+            EventType.ARTICLE_REVISED,
+            EventType.ARTICLE_APPROVED,
+            EventType.ARTICLE_REJECTED,
+        ],
         Category.CONTENT,
     ),
     **dict.fromkeys(
-        [EventType.PUBLISH_RETRY_REQUESTED, EventType.PUBLISH_STARTED, EventType.PUBLISH_RETRY_SCHEDULED,
-         EventType.PUBLISH_SUCCEEDED, EventType.PUBLISH_FAILED],
+        [
+            EventType.PUBLISH_RETRY_REQUESTED,
+            EventType.PUBLISH_STARTED,
+            EventType.PUBLISH_RETRY_SCHEDULED,
+            EventType.PUBLISH_SUCCEEDED,
+            EventType.PUBLISH_FAILED,
+        ],
         Category.PUBLISHING,
     ),
     EventType.SITE_HEALTH_CHANGED: Category.SITE,
@@ -72,7 +87,9 @@ class AuditLog(models.Model):
     agent_id = models.CharField(max_length=50, blank=True, default="")
     article_id = models.BigIntegerField(null=True, blank=True)
     site_id = models.CharField(max_length=50, blank=True, default="")
-    username = models.CharField(max_length=150, blank=True, default="", help_text="Reviewer, when a person acted")
+    username = models.CharField(
+        max_length=150, blank=True, default="", help_text="Reviewer, when a person acted"
+    )
     message = models.CharField(max_length=1000)
     metadata = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)

@@ -44,19 +44,30 @@ def redact_data(value: Any) -> Any:
     return value
 
 
-class RedactSecretsFilter(logging.Filter):
-    """Logging filter: formats the record's message once and masks secrets in it."""
+def _redact_record(record: logging.LogRecord) -> None:
+    message = record.getMessage()
+    cleaned = redact(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
+    if record.exc_info and record.exc_info[1] is not None:
+        # Tracebacks are formatted later, by each handler; mask the exception text they will show.
+        exc = record.exc_info[1]
+        exc_text = redact(str(exc))
+        if exc_text != str(exc):
+            exc.args = (exc_text,)
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if record.exc_info and record.exc_info[1] is not None:
-            # Tracebacks are formatted later; mask the exception text they will show.
-            exc = record.exc_info[1]
-            exc_text = redact(str(exc))
-            if exc_text != str(exc):
-                record.exc_text = None
-                exc.args = (exc_text,)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
+
+def log_redaction_install() -> None:
+    """Mask secrets in every log record as it is made, so that every handler (Django's, Celery's,
+    daphne's, a test's) only ever sees the masked text. Records below a logger's level are never made."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "wpublisher_redacts", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _redact_record(record)
+        return record
+
+    factory.wpublisher_redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

@@ -20,7 +20,13 @@ class WordPressError(DomainError):
     http_status = 502
 
     def __init__(
-        self, message: str, *, retryable: bool, status: int | None = None, wp_code: str = "", data: dict | None = None
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        status: int | None = None,
+        wp_code: str = "",
+        data: dict | None = None,
     ):
         super().__init__(message)
         self.retryable = retryable

@@ -11,8 +11,16 @@ from sites.models import Site
 from wpublisher.config.schema import SiteConfig
 
 _SITE_FIELDS = (
-    "name", "api_url", "username", "default_category", "default_tags", "max_connections", "idle_timeout",
-    "health_check_interval", "is_default", "position",
+    "name",
+    "api_url",
+    "username",
+    "default_category",
+    "default_tags",
+    "max_connections",
+    "idle_timeout",
+    "health_check_interval",
+    "is_default",
+    "position",
 )
 
 

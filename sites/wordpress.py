@@ -28,7 +28,9 @@ class WordPressClient:
         self.site = site
         self.timeout = timeout
         self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=site.max_connections, pool_block=True, max_retries=0)
+        adapter = HTTPAdapter(
+            pool_connections=1, pool_maxsize=site.max_connections, pool_block=True, max_retries=0
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.auth = (site.username, site.app_password)
@@ -50,14 +52,21 @@ class WordPressClient:
             self._last_used = time.monotonic()
         try:
             response = self.session.request(
-                method, url, params=params, json=json,
+                method,
+                url,
+                params=params,
+                json=json,
                 timeout=(min(CONNECT_TIMEOUT_MAX, self.timeout), self.timeout),
             )
         except requests.exceptions.ConnectTimeout:
-            raise WordPressError(f"site {self.site.id} unreachable at {url}: connection timed out", retryable=True) from None
+            raise WordPressError(
+                f"site {self.site.id} unreachable at {url}: connection timed out", retryable=True
+            ) from None
         except requests.exceptions.ConnectionError as error:
             detail = "connection refused" if "refused" in str(error).lower() else "connection failed"
-            raise WordPressError(f"site {self.site.id} unreachable at {url}: {detail}", retryable=True) from None
+            raise WordPressError(
+                f"site {self.site.id} unreachable at {url}: {detail}", retryable=True
+            ) from None
         except requests.exceptions.Timeout:
             raise WordPressError(
                 f"site {self.site.id} timed out at {url}: no answer within {self.timeout:g}s", retryable=True
@@ -72,19 +81,26 @@ class WordPressClient:
             except ValueError:
                 raise WordPressError(
                     f"site {self.site.id} answered {method} {url} with something that is not JSON "
-                    "(is api_url the REST API root?)", retryable=False, status=status,
+                    "(is api_url the REST API root?)",
+                    retryable=False,
+                    status=status,
                 ) from None
         wp_code, wp_message, wp_data = _wordpress_error(response)
         if status == 401:
             raise WordPressError(
                 f"authentication failed for site {self.site.id} (check username/app_password)",
-                retryable=False, status=status, wp_code=wp_code,
+                retryable=False,
+                status=status,
+                wp_code=wp_code,
             )
         retryable = status == 429 or status >= 500
         detail = f" {wp_code}: {wp_message}" if wp_code else (f": {wp_message}" if wp_message else "")
         raise WordPressError(
             f"site {self.site.id} answered HTTP {status} to {method} {url}{detail}",
-            retryable=retryable, status=status, wp_code=wp_code, data=wp_data,
+            retryable=retryable,
+            status=status,
+            wp_code=wp_code,
+            data=wp_data,
         )
 
     # --- API -----------------------------------------------------------------------------------------
@@ -105,10 +121,7 @@ class WordPressClient:
             return self._term_ids[cache_key]
         found = self.request("GET", f"/{kind}", params={"search": name, "per_page": 100, "context": "view"})
         match = next((t for t in found if _same_term(t, name)), None)
-        if match is not None:
-            term_id = int(match["id"])
-        else:
-            term_id = self._term_create(kind, name)
+        term_id = int(match["id"]) if match is not None else self._term_create(kind, name)
         self._term_ids[cache_key] = term_id
         return term_id
 
@@ -125,15 +138,28 @@ class WordPressClient:
         posts = self.request("GET", "/posts", params={"slug": slug, "status": "any", "context": "edit"})
         return posts[0] if posts else None
 
-    def post_create(self, *, title: str, content: str, status: str, slug: str, categories: list[int], tags: list[int]) -> dict:
+    def post_create(
+        self, *, title: str, content: str, status: str, slug: str, categories: list[int], tags: list[int]
+    ) -> dict:
         return self.request(
-            "POST", "/posts",
-            json={"title": title, "content": content, "status": status, "slug": slug, "categories": categories, "tags": tags},
+            "POST",
+            "/posts",
+            json={
+                "title": title,
+                "content": content,
+                "status": status,
+                "slug": slug,
+                "categories": categories,
+                "tags": tags,
+            },
         )
 
 
 def _same_term(term: dict, name: str) -> bool:
-    return html.unescape(term.get("name", "")).casefold() == name.casefold() or term.get("slug") == name.casefold()
+    return (
+        html.unescape(term.get("name", "")).casefold() == name.casefold()
+        or term.get("slug") == name.casefold()
+    )
 
 
 def _wordpress_error(response: requests.Response) -> tuple[str, str, dict]:

@@ -35,7 +35,12 @@ def new_key() -> str:
 
 
 def agent_entry(agent_id: str, *, key: str | None = None, **extra: Any) -> dict:
-    entry = {"id": agent_id, "name": f"Agent {agent_id}", "role": "content-creator", "api_key": key or new_key()}
+    entry = {
+        "id": agent_id,
+        "name": f"Agent {agent_id}",
+        "role": "content-creator",
+        "api_key": key or new_key(),
+    }
     entry.update(extra)
     return entry
 

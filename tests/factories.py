@@ -56,6 +56,10 @@ class ArticleFactory(factory.django.DjangoModelFactory):
     def first_revision(self, create, extracted, **kwargs):
         if create:
             ArticleRevision.objects.create(
-                article=self, number=1, title=self.title, content_markdown=self.content_markdown,
-                content_hash=self.content_hash, agent=self.submitting_agent,
+                article=self,
+                number=1,
+                title=self.title,
+                content_markdown=self.content_markdown,
+                content_hash=self.content_hash,
+                agent=self.submitting_agent,
             )

@@ -6,87 +6,170 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('agents', '0001_initial'),
-        ('sites', '0001_initial'),
+        ("agents", "0001_initial"),
+        ("sites", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Article',
+            name="Article",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('content_markdown', models.TextField()),
-                ('content_html', models.TextField(help_text='Sanitized HTML: what the console shows and WordPress receives')),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('category', models.CharField(blank=True, default='', max_length=100)),
-                ('status', models.CharField(choices=[('pending_review', 'pending review'), ('publishing', 'publishing'), ('published', 'published'), ('publish_failed', 'publish failed'), ('rejected', 'rejected')], default='pending_review', max_length=20)),
-                ('wordpress_post_id', models.BigIntegerField(blank=True, null=True)),
-                ('wordpress_permalink', models.CharField(blank=True, default='', max_length=500)),
-                ('publish_error_message', models.TextField(blank=True, default='')),
-                ('agent_metadata', models.JSONField(blank=True, default=dict)),
-                ('reviewer_notes', models.TextField(blank=True, default='')),
-                ('rejection_reason', models.TextField(blank=True, default='')),
-                ('revision_number', models.PositiveIntegerField(default=1)),
-                ('content_hash', models.CharField(help_text='Hash of the current revision', max_length=64)),
-                ('approved_content_hash', models.CharField(blank=True, default='', max_length=64)),
-                ('publish_attempts', models.PositiveIntegerField(default=0)),
-                ('publish_claimed_at', models.DateTimeField(blank=True, help_text='Set while a worker holds the publish; cleared when it ends', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('published_at', models.DateTimeField(blank=True, null=True)),
-                ('publishing_agent', models.ForeignKey(blank=True, help_text='The agent that approved it for publishing, when an agent did', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='approved_articles', to='agents.agent')),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reviewed_articles', to=settings.AUTH_USER_MODEL)),
-                ('submitting_agent', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='submitted_articles', to='agents.agent')),
-                ('target_site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='articles', to='sites.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("content_markdown", models.TextField()),
+                (
+                    "content_html",
+                    models.TextField(
+                        help_text="Sanitized HTML: what the console shows and WordPress receives"
+                    ),
+                ),
+                ("tags", models.JSONField(blank=True, default=list)),
+                ("category", models.CharField(blank=True, default="", max_length=100)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending_review", "pending review"),
+                            ("publishing", "publishing"),
+                            ("published", "published"),
+                            ("publish_failed", "publish failed"),
+                            ("rejected", "rejected"),
+                        ],
+                        default="pending_review",
+                        max_length=20,
+                    ),
+                ),
+                ("wordpress_post_id", models.BigIntegerField(blank=True, null=True)),
+                ("wordpress_permalink", models.CharField(blank=True, default="", max_length=500)),
+                ("publish_error_message", models.TextField(blank=True, default="")),
+                ("agent_metadata", models.JSONField(blank=True, default=dict)),
+                ("reviewer_notes", models.TextField(blank=True, default="")),
+                ("rejection_reason", models.TextField(blank=True, default="")),
+                ("revision_number", models.PositiveIntegerField(default=1)),
+                ("content_hash", models.CharField(help_text="Hash of the current revision", max_length=64)),
+                ("approved_content_hash", models.CharField(blank=True, default="", max_length=64)),
+                ("publish_attempts", models.PositiveIntegerField(default=0)),
+                (
+                    "publish_claimed_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="Set while a worker holds the publish; cleared when it ends",
+                        null=True,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("published_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "publishing_agent",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The agent that approved it for publishing, when an agent did",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="approved_articles",
+                        to="agents.agent",
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reviewed_articles",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "submitting_agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="submitted_articles",
+                        to="agents.agent",
+                    ),
+                ),
+                (
+                    "target_site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="articles", to="sites.site"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ArticleRevision',
+            name="ArticleRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=200)),
-                ('content_markdown', models.TextField()),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('category', models.CharField(blank=True, default='', max_length=100)),
-                ('content_hash', models.CharField(max_length=64)),
-                ('note', models.CharField(blank=True, default='', max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='revisions', to='agents.agent')),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='revisions', to='articles.article')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=200)),
+                ("content_markdown", models.TextField()),
+                ("tags", models.JSONField(blank=True, default=list)),
+                ("category", models.CharField(blank=True, default="", max_length=100)),
+                ("content_hash", models.CharField(max_length=64)),
+                ("note", models.CharField(blank=True, default="", max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="revisions",
+                        to="agents.agent",
+                    ),
+                ),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="revisions",
+                        to="articles.article",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['article_id', 'number'],
+                "ordering": ["article_id", "number"],
             },
         ),
         migrations.AddIndex(
-            model_name='article',
-            index=models.Index(fields=['submitting_agent', 'status'], name='article_agent_status'),
+            model_name="article",
+            index=models.Index(fields=["submitting_agent", "status"], name="article_agent_status"),
         ),
         migrations.AddIndex(
-            model_name='article',
-            index=models.Index(fields=['target_site', 'status'], name='article_site_status'),
+            model_name="article",
+            index=models.Index(fields=["target_site", "status"], name="article_site_status"),
         ),
         migrations.AddIndex(
-            model_name='article',
-            index=models.Index(fields=['status', '-updated_at', 'submitting_agent'], name='article_status_updated'),
+            model_name="article",
+            index=models.Index(
+                fields=["status", "-updated_at", "submitting_agent"], name="article_status_updated"
+            ),
         ),
         migrations.AddIndex(
-            model_name='article',
-            index=models.Index(fields=['-created_at', '-id'], name='article_created'),
+            model_name="article",
+            index=models.Index(fields=["-created_at", "-id"], name="article_created"),
         ),
         migrations.AddConstraint(
-            model_name='articlerevision',
-            constraint=models.UniqueConstraint(fields=('article', 'number'), name='revision_number_unique'),
+            model_name="articlerevision",
+            constraint=models.UniqueConstraint(fields=("article", "number"), name="revision_number_unique"),
         ),
     ]

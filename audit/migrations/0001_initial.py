@@ -4,33 +4,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditLog',
+            name="AuditLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_type', models.CharField(choices=[('auth_succeeded', 'Auth Succeeded'), ('auth_failed', 'Auth Failed'), ('ip_blocked', 'Ip Blocked'), ('key_created', 'Key Created'), ('key_rotated', 'Key Rotated'), ('key_revoked', 'Key Revoked'), ('article_submitted', 'Article Submitted'), ('article_revised', 'Article Revised'), ('article_approved', 'Article Approved'), ('article_rejected', 'Article Rejected'), ('publish_retry_requested', 'Publish Retry Requested'), ('publish_started', 'Publish Started'), ('publish_retry_scheduled', 'Publish Retry Scheduled'), ('publish_succeeded', 'Publish Succeeded'), ('publish_failed', 'Publish Failed'), ('site_health_changed', 'Site Health Changed'), ('config_reloaded', 'Config Reloaded'), ('config_error', 'Config Error'), ('audit_retention_applied', 'Audit Retention Applied')], max_length=50)),
-                ('category', models.CharField(choices=[('auth', 'Auth'), ('content', 'Content'), ('publishing', 'Publishing'), ('site', 'Site'), ('system', 'System')], max_length=30)),
-                ('severity', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('error', 'Error')], default='info', max_length=20)),
-                ('agent_id', models.CharField(blank=True, default='', max_length=50)),
-                ('article_id', models.BigIntegerField(blank=True, null=True)),
-                ('site_id', models.CharField(blank=True, default='', max_length=50)),
-                ('username', models.CharField(blank=True, default='', help_text='Reviewer, when a person acted', max_length=150)),
-                ('message', models.CharField(max_length=1000)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, default='', max_length=500)),
-                ('timestamp', models.DateTimeField(db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event_type",
+                    models.CharField(
+                        choices=[
+                            ("auth_succeeded", "Auth Succeeded"),
+                            ("auth_failed", "Auth Failed"),
+                            ("ip_blocked", "Ip Blocked"),
+                            ("key_created", "Key Created"),
+                            ("key_rotated", "Key Rotated"),
+                            ("key_revoked", "Key Revoked"),
+                            ("article_submitted", "Article Submitted"),
+                            ("article_revised", "Article Revised"),
+                            ("article_approved", "Article Approved"),
+                            ("article_rejected", "Article Rejected"),
+                            ("publish_retry_requested", "Publish Retry Requested"),
+                            ("publish_started", "Publish Started"),
+                            ("publish_retry_scheduled", "Publish Retry Scheduled"),
+                            ("publish_succeeded", "Publish Succeeded"),
+                            ("publish_failed", "Publish Failed"),
+                            ("site_health_changed", "Site Health Changed"),
+                            ("config_reloaded", "Config Reloaded"),
+                            ("config_error", "Config Error"),
+                            ("audit_retention_applied", "Audit Retention Applied"),
+                        ],
+                        max_length=50,
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("auth", "Auth"),
+                            ("content", "Content"),
+                            ("publishing", "Publishing"),
+                            ("site", "Site"),
+                            ("system", "System"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[("info", "Info"), ("warning", "Warning"), ("error", "Error")],
+                        default="info",
+                        max_length=20,
+                    ),
+                ),
+                ("agent_id", models.CharField(blank=True, default="", max_length=50)),
+                ("article_id", models.BigIntegerField(blank=True, null=True)),
+                ("site_id", models.CharField(blank=True, default="", max_length=50)),
+                (
+                    "username",
+                    models.CharField(
+                        blank=True, default="", help_text="Reviewer, when a person acted", max_length=150
+                    ),
+                ),
+                ("message", models.CharField(max_length=1000)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, default="", max_length=500)),
+                ("timestamp", models.DateTimeField(db_index=True)),
             ],
             options={
-                'ordering': ['-timestamp', '-id'],
-                'indexes': [models.Index(fields=['agent_id', '-timestamp'], name='audit_agent_ts'), models.Index(fields=['event_type', '-timestamp'], name='audit_event_ts'), models.Index(fields=['site_id', '-timestamp'], name='audit_site_ts'), models.Index(fields=['article_id', '-timestamp'], name='audit_article_ts')],
+                "ordering": ["-timestamp", "-id"],
+                "indexes": [
+                    models.Index(fields=["agent_id", "-timestamp"], name="audit_agent_ts"),
+                    models.Index(fields=["event_type", "-timestamp"], name="audit_event_ts"),
+                    models.Index(fields=["site_id", "-timestamp"], name="audit_site_ts"),
+                    models.Index(fields=["article_id", "-timestamp"], name="audit_article_ts"),
+                ],
             },
         ),
     ]

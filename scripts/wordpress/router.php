@@ -7,10 +7,11 @@
  *   - an existing .php file (wp-login.php, wp-admin/*.php, ...) is executed directly;
  *   - everything else (pretty permalinks, /wp-json/...) goes through index.php.
  *
- * It also makes HTTP Basic credentials visible to WordPress. WordPress reads them from
- * $_SERVER['PHP_AUTH_USER'] / ['PHP_AUTH_PW'] (application passwords). Should the SAPI
- * only expose the raw header (HTTP_AUTHORIZATION), we decode it here, like the
- * "RewriteRule .* - [E=HTTP_AUTHORIZATION:%{HTTP:Authorization}]" trick does for Apache.
+ * HTTP Basic credentials: WordPress reads them from $_SERVER['PHP_AUTH_USER'] and
+ * ['PHP_AUTH_PW'] (application passwords). PHP 8.2's built-in server already fills those
+ * from the Authorization header (and also passes the raw header as HTTP_AUTHORIZATION),
+ * unlike e.g. Apache + CGI/FPM. Should a SAPI only expose the raw header, we decode it
+ * here, like the "RewriteRule .* - [E=HTTP_AUTHORIZATION:%{HTTP:Authorization}]" trick.
  *
  * This file runs in the global scope on purpose: WordPress must be loaded from the global
  * scope, so it is required from here and not from inside a function. Variable names are

@@ -3,7 +3,7 @@
  * Writes DIR/sites.yml (wpublisher's site configuration) and DIR/sites.json (for tests)
  * from what scripts/wordpress-local.sh recorded:
  *   DIR/state/servers            lines "ID PORT PID DB_NAME"
- *   DIR/ID/credentials.json      written by install.php
+ *   DIR/siteN/credentials.json   written by install.php (site id wpN)
  *
  *   php write-sites.php DIR
  *
@@ -25,9 +25,10 @@ if ($lines === false || $lines === []) {
 $sites = [];
 foreach ($lines as $line) {
     [$id, $port, $pid, $db_name] = preg_split('/\s+/', trim($line));
-    $creds = json_decode((string) file_get_contents("$dir/$id/credentials.json"), true);
+    $creds_file = "$dir/site" . substr($id, 2) . '/credentials.json'; // wpN -> siteN
+    $creds = is_readable($creds_file) ? json_decode((string) file_get_contents($creds_file), true) : null;
     if (!is_array($creds)) {
-        fwrite(STDERR, "write-sites.php: cannot read $dir/$id/credentials.json\n");
+        fwrite(STDERR, "write-sites.php: cannot read $creds_file\n");
         exit(1);
     }
     $sites[] = [

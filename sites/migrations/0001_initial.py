@@ -4,39 +4,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.CharField(max_length=50, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('api_url', models.CharField(max_length=255)),
-                ('username', models.CharField(max_length=100)),
-                ('default_category', models.CharField(blank=True, default='', max_length=100)),
-                ('default_tags', models.JSONField(blank=True, default=list)),
-                ('max_connections', models.PositiveIntegerField(default=5)),
-                ('idle_timeout', models.PositiveIntegerField(default=300)),
-                ('health_check_interval', models.PositiveIntegerField(default=60)),
-                ('is_default', models.BooleanField(default=False)),
-                ('position', models.PositiveIntegerField(default=0, help_text='Order in sites.yml; the first is the default')),
-                ('is_active', models.BooleanField(default=True)),
-                ('health_status', models.CharField(choices=[('unknown', 'Unknown'), ('healthy', 'Healthy'), ('warning', 'Warning'), ('error', 'Error')], default='unknown', max_length=10)),
-                ('health_message', models.CharField(blank=True, default='', max_length=500)),
-                ('health_latency_ms', models.FloatField(blank=True, null=True)),
-                ('last_health_check', models.DateTimeField(blank=True, null=True)),
-                ('total_posts_published', models.PositiveIntegerField(default=0)),
-                ('total_publish_failures', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.CharField(max_length=50, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=100)),
+                ("api_url", models.CharField(max_length=255)),
+                ("username", models.CharField(max_length=100)),
+                ("default_category", models.CharField(blank=True, default="", max_length=100)),
+                ("default_tags", models.JSONField(blank=True, default=list)),
+                ("max_connections", models.PositiveIntegerField(default=5)),
+                ("idle_timeout", models.PositiveIntegerField(default=300)),
+                ("health_check_interval", models.PositiveIntegerField(default=60)),
+                ("is_default", models.BooleanField(default=False)),
+                (
+                    "position",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Order in sites.yml; the first is the default"
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "health_status",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Unknown"),
+                            ("healthy", "Healthy"),
+                            ("warning", "Warning"),
+                            ("error", "Error"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("health_message", models.CharField(blank=True, default="", max_length=500)),
+                ("health_latency_ms", models.FloatField(blank=True, null=True)),
+                ("last_health_check", models.DateTimeField(blank=True, null=True)),
+                ("total_posts_published", models.PositiveIntegerField(default=0)),
+                ("total_publish_failures", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
     ]

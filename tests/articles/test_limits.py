@@ -53,7 +53,11 @@ def rows() -> tuple[int, int, int, int]:
         ({"tags": ["x" * 51]}, "tags", "tag 'xxxxxxxxxxxxxxxxxxxx…' is 51 characters; the limit is 50"),
         ({"tags": [1, 2]}, "tags", "tags must be a list of strings or a comma-separated string"),
         ({"category": "c" * 101}, "category", "category must be at most 100 characters (got 101)"),
-        ({"agent_metadata": ["not", "an", "object"]}, "agent_metadata", "agent_metadata must be a JSON object"),
+        (
+            {"agent_metadata": ["not", "an", "object"]},
+            "agent_metadata",
+            "agent_metadata must be a JSON object",
+        ),
         (
             {"agent_metadata": {"blob": "x" * (16 * 1024)}},
             "agent_metadata",
@@ -65,7 +69,11 @@ def test_limits_name_the_field_and_write_nothing(writer, fields, field, message)
     before = rows()
     with pytest.raises(ValidationFailed) as raised:
         services.article_submit(agent=writer, **{**GOOD, **fields})
-    assert (raised.value.field, raised.value.message, raised.value.code) == (field, message, "VALIDATION_ERROR")
+    assert (raised.value.field, raised.value.message, raised.value.code) == (
+        field,
+        message,
+        "VALIDATION_ERROR",
+    )
     assert rows() == before
 
 
@@ -83,8 +91,18 @@ def test_values_at_the_limits_are_accepted(writer):
 
 def test_content_limit_follows_system_yml(loaded_config, writer):
     loaded_config(
-        agents=[{"id": "writer", "name": "W", "role": "r", "api_key": "k" * 8 + "abcdefghijklmnopqrstuvwxyz"}],
-        sites=[{"id": "tech-blog", "name": "T", "api_url": "http://127.0.0.1:9/wp-json/wp/v2", "username": "u", "app_password": "p" * 24}],
+        agents=[
+            {"id": "writer", "name": "W", "role": "r", "api_key": "k" * 8 + "abcdefghijklmnopqrstuvwxyz"}
+        ],
+        sites=[
+            {
+                "id": "tech-blog",
+                "name": "T",
+                "api_url": "http://127.0.0.1:9/wp-json/wp/v2",
+                "username": "u",
+                "app_password": "p" * 24,
+            }
+        ],
         system={"limits": {"max_content_bytes": 1000, "max_tags": 2}},
     )
     writer.refresh_from_db()
@@ -99,7 +117,11 @@ def test_content_limit_follows_system_yml(loaded_config, writer):
     [
         ("nope", SiteNotFound, "site 'nope' is not configured"),
         ("old-blog", SiteNotFound, "site 'old-blog' is inactive"),
-        ("personal-blog", Forbidden, "agent writer may not publish to site 'personal-blog' (allowed: tech-blog)"),
+        (
+            "personal-blog",
+            Forbidden,
+            "agent writer may not publish to site 'personal-blog' (allowed: tech-blog)",
+        ),
         (7, ValidationFailed, "target_site must be a site id string"),
     ],
 )
@@ -134,7 +156,9 @@ def test_a_bad_revision_changes_nothing(writer):
     article = services.article_submit(agent=writer, **GOOD)
     before = rows()
     with pytest.raises(DomainError, match="at most 20 tags"):
-        services.article_revise(agent=writer, article_id=article.pk, title="New", tags=[str(i) for i in range(30)])
+        services.article_revise(
+            agent=writer, article_id=article.pk, title="New", tags=[str(i) for i in range(30)]
+        )
     article.refresh_from_db()
     assert (article.title, article.revision_number) == ("A title", 1)
     assert rows() == before
@@ -146,4 +170,6 @@ def test_reject_needs_a_reason(writer):
 
     article = services.article_submit(agent=writer, **GOOD)
     with pytest.raises(ValidationFailed, match="rejection_reason is required"):
-        services.article_reject(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, rejection_reason="  ")
+        services.article_reject(
+            reviewer=Reviewer(user=UserFactory()), article_id=article.pk, rejection_reason="  "
+        )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditLog, EventType, Severity
@@ -91,11 +91,8 @@ def config_reload(*, sync: bool = True) -> ReloadResult:
             return ReloadResult(ok=True, changed=False, messages=[], summary={})
         summary: dict = {}
         if sync:
-            try:
-                new_hashes = agent_keys_hash_new(agents=config.agents)
-                summary = _config_sync(config, new_hashes)
-            finally:
-                close_old_connections()
+            new_hashes = agent_keys_hash_new(agents=config.agents)
+            summary = _config_sync(config, new_hashes)
         secrets_register(config.secrets())
         _state.config, _state.loaded_at = config, timezone.now()
         _state.last_error, _state.last_error_at = [], None
@@ -141,7 +138,9 @@ def _last_config_audit_matches(event_type: EventType, fingerprint: str) -> bool:
         .values("event_type", "metadata")
         .first()
     )
-    return bool(last and last["event_type"] == event_type and last["metadata"].get("fingerprint") == fingerprint)
+    return bool(
+        last and last["event_type"] == event_type and last["metadata"].get("fingerprint") == fingerprint
+    )
 
 
 def _config_failed(messages: list[str], *, sync: bool) -> None:
@@ -151,13 +150,10 @@ def _config_failed(messages: list[str], *, sync: bool) -> None:
     if not sync:
         return
     fingerprint = "error:" + "\n".join(messages)
-    try:
-        if not _last_config_audit_matches(EventType.CONFIG_ERROR, fingerprint):
-            audit_record(
-                event_type=EventType.CONFIG_ERROR,
-                severity=Severity.ERROR,
-                message=f"configuration invalid, {keeping}: " + "; ".join(messages),
-                metadata={"messages": messages, "fingerprint": fingerprint},
-            )
-    finally:
-        close_old_connections()
+    if not _last_config_audit_matches(EventType.CONFIG_ERROR, fingerprint):
+        audit_record(
+            event_type=EventType.CONFIG_ERROR,
+            severity=Severity.ERROR,
+            message=f"configuration invalid, {keeping}: " + "; ".join(messages),
+            metadata={"messages": messages, "fingerprint": fingerprint},
+        )

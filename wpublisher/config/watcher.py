@@ -6,6 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
+from django.db import connections
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
@@ -42,6 +43,8 @@ class _ConfigFileHandler(FileSystemEventHandler):
             self._on_change()
         except Exception:
             logger.exception("configuration reload failed")
+        finally:
+            connections.close_all()  # this timer thread's own connections
 
 
 _observer = None

@@ -31,12 +31,29 @@ class Command(BaseCommand):
         commands = {
             "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "wpublisher.asgi:application"],
             "worker": [
-                python, "-m", "celery", "-A", "wpublisher", "worker", "--loglevel", "INFO",
-                "--concurrency", str(concurrency), *worker_flags,
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "wpublisher",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(concurrency),
+                *worker_flags,
             ],
             "beat": [
-                python, "-m", "celery", "-A", "wpublisher", "beat", "--loglevel", "INFO",
-                "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "wpublisher",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                settings.CELERY_BEAT_SCHEDULE_FILENAME,
             ],
         }
         stopping = False
@@ -48,7 +65,10 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
         # Own sessions: a terminal's Ctrl-C reaches only this supervisor, which then stops each process once.
-        processes = {name: subprocess.Popen(cmd, start_new_session=True) for name, cmd in commands.items()}
+        processes = {
+            name: subprocess.Popen(cmd, start_new_session=True)  # noqa: S603 - our own commands
+            for name, cmd in commands.items()
+        }
         self.stdout.write(f"wpublisher on http://{host}:{port}/ (web, worker, beat); Ctrl-C stops all")
         exit_code = 0
         while not stopping:

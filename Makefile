@@ -1,0 +1,35 @@
+# Two commands for a fresh machine: `make run` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: run test lint check-config migrate clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+## run: migrate, create config from the examples if none exists, serve web + worker + beat (Ctrl-C stops all)
+run: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py init
+	$(PY) manage.py serve
+
+## test: the whole test suite
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+check-config: $(STAMP)
+	$(PY) manage.py check_config
+
+clean:
+	rm -rf $(VENV) var
