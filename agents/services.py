@@ -50,7 +50,9 @@ def _digest_matches(key: ApiKey, token: str) -> bool:
 def agent_authenticate(*, token: str, ip_address: str | None = None, user_agent: str | None = None) -> Agent:
     """The active agent owning `token`, or AuthFailed (audited, without the token)."""
     now = timezone.now()
-    candidates = ApiKey.objects.select_related("agent").filter(key_id__in=key_candidate_ids(token or ""))
+    candidates = (
+        ApiKey.objects.select_related("agent").filter(key_id__in=key_candidate_ids(token or "")).order_by()
+    )
     key = next((k for k in candidates if token and _digest_matches(k, token)), None)
     reason = None
     if key is None:
@@ -76,9 +78,11 @@ def agent_authenticate(*, token: str, ip_address: str | None = None, user_agent:
 
 def _agent_mark_seen(*, key: ApiKey, now, ip_address: str | None, user_agent: str | None) -> None:
     cutoff = now - LAST_SEEN_INTERVAL
+    if key.last_used_at is not None and key.last_used_at >= cutoff:
+        return  # seen recently: no write on the hot path
     stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff)
     if not ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now):
-        return
+        return  # another request marked it meanwhile
     agent = key.agent
     returning = agent.last_seen is None or agent.last_seen < now - timedelta(seconds=_session_timeout())
     Agent.objects.filter(pk=agent.pk).update(last_seen=now)

@@ -178,21 +178,26 @@ def test_retry_later_releases_the_claim(site, writer, person):
     assert services.article_publish_start(article_id=article.pk, stale_after=timedelta(minutes=5)) is not None
 
 
-@pytest.mark.parametrize(
-    ("status", "action", "message"),
-    [
-        (S.PUBLISHED, "approve", "is published; only pending_review articles can be approved"),
-        (S.REJECTED, "approve", "is rejected; only pending_review articles can be approved"),
-        (S.PUBLISHING, "reject", "is publishing; only pending_review articles can be rejected"),
-        (S.PUBLISH_FAILED, "reject", "is publish_failed; only pending_review articles can be rejected"),
-        (S.PUBLISHED, "revise", "is published; only pending_review articles can be revised"),
-        (S.PENDING_REVIEW, "retry", "is pending_review; only publish_failed articles can be retried"),
-        (S.PUBLISHED, "retry", "is published; only publish_failed articles can be retried"),
-        (S.PENDING_REVIEW, "succeed", "is pending_review; only publishing articles can be marked published"),
-        (S.REJECTED, "fail", "is rejected; only publishing articles can be marked failed"),
-    ],
-)
-def test_forbidden_moves_say_what_the_article_is_and_what_is_allowed(status, action, message, person):
+# Which statuses each action accepts, written out here independently of the code under test.
+ACCEPTS = {
+    "approve": ({S.PENDING_REVIEW}, "approved"),
+    "reject": ({S.PENDING_REVIEW}, "rejected"),
+    "revise": ({S.PENDING_REVIEW}, "revised"),
+    "retry": ({S.PUBLISH_FAILED}, "retried"),
+    "retry_later": ({S.PUBLISHING}, "rescheduled"),
+    "succeed": ({S.PUBLISHING}, "marked published"),
+    "fail": ({S.PUBLISHING}, "marked failed"),
+}
+FORBIDDEN = [
+    (status, action)
+    for action, (sources, _) in ACCEPTS.items()
+    for status in S.values
+    if status not in sources
+]
+
+
+@pytest.mark.parametrize(("status", "action"), FORBIDDEN)
+def test_every_forbidden_move_says_what_the_article_is_and_what_is_allowed(status, action, person):
     article = ArticleFactory(status=status)
     owner = article.submitting_agent
     calls = {
@@ -202,17 +207,30 @@ def test_forbidden_moves_say_what_the_article_is_and_what_is_allowed(status, act
         ),
         "revise": lambda: services.article_revise(agent=owner, article_id=article.pk, title="New title"),
         "retry": lambda: services.article_retry_publish(article_id=article.pk, user=person.user),
+        "retry_later": lambda: services.article_publish_retry_later(
+            article_id=article.pk, error="x", delay_seconds=1
+        ),
         "succeed": lambda: services.article_publish_succeed(article_id=article.pk, post_id=1, permalink=""),
         "fail": lambda: services.article_publish_fail(article_id=article.pk, error="x"),
     }
+    sources, done = ACCEPTS[action]
     before = AuditLog.objects.count()
     with pytest.raises(InvalidTransition) as raised:
         calls[action]()
-    assert raised.value.message == f"article {article.pk} {message}"
+    (allowed,) = sources
+    assert raised.value.message == f"article {article.pk} is {status}; only {allowed} articles can be {done}"
     assert raised.value.code == "INVALID_TRANSITION"
     article.refresh_from_db()
     assert article.status == status
     assert AuditLog.objects.count() == before
+
+
+@pytest.mark.parametrize("status", [s for s in S.values if s != S.PUBLISHING])
+def test_only_publishing_articles_are_claimed_for_publishing(status):
+    article = ArticleFactory(status=status)
+    assert services.article_publish_start(article_id=article.pk, stale_after=timedelta(0)) is None
+    article.refresh_from_db()
+    assert (article.status, article.publish_attempts, article.publish_claimed_at) == (status, 0, None)
 
 
 def test_unknown_article_is_not_found(person):
