@@ -19,3 +19,10 @@ class InvalidTransition(DomainError):
 
 class ArticleChanged(InvalidTransition):
     """The article was revised after the reviewer looked at it."""
+
+
+class PublishingBusy(DomainError):
+    """`publishing.max_concurrent_publishes` publishes are running; try again shortly."""
+
+    code = "PUBLISHING_BUSY"
+    http_status = 503

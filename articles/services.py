@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from agents.models import Agent
 from articles.events import article_event_send
-from articles.exceptions import ArticleChanged, ArticleNotFound, InvalidTransition
+from articles.exceptions import ArticleChanged, ArticleNotFound, InvalidTransition, PublishingBusy
 from articles.models import Article, ArticleRevision
 from articles.models import ArticleStatus as S
 from articles.rendering import markdown_render
@@ -30,13 +30,14 @@ from audit.models import EventType, Severity
 from audit.services import audit_record
 from sites.exceptions import SiteNotFound
 from sites.models import Site
-from wpublisher.config.schema import SystemSettings
+from wpublisher.config.schema import PublishingSettings, SystemSettings
 from wpublisher.exceptions import Forbidden, ValidationFailed
 
 TITLE_MAX = 200
 CATEGORY_MAX = 100
 NOTE_MAX = 500
 REASON_MAX = 2000
+PUBLISH_CLAIM_MARGIN = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -553,26 +554,49 @@ def article_retry_publish(
 # --- publish bookkeeping (called by the publishing task) -----------------------------------------------
 
 
-def article_publish_start(*, article_id: int, stale_after: timedelta) -> Article | None:
+# Claims are taken one at a time so the concurrency limit holds across workers; any constant will do.
+_CLAIM_LOCK_ID = 0x77707562
+
+
+def _serialize_claims() -> None:
+    """Inside a transaction: wait for other workers' claims to finish. SQLite already serializes writing
+    transactions (they BEGIN IMMEDIATE); PostgreSQL takes an advisory lock until commit."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CLAIM_LOCK_ID])
+
+
+def article_publish_start(
+    *, article_id: int, stale_after: timedelta, max_concurrent: int | None = None
+) -> Article | None:
     """Claim a publishing article for this worker. None when there is nothing to do: it is not publishing
-    (already published, failed, or gone) or another worker claimed it less than `stale_after` ago."""
+    (already published, failed, or gone) or another worker claimed it less than `stale_after` ago.
+    Raises PublishingBusy when `max_concurrent` publishes already hold a claim."""
     article = Article.objects.select_related("target_site", "submitting_agent").filter(pk=article_id).first()
     if article is None or article.status != S.PUBLISHING:
         return None
     now = timezone.now()
     unclaimed = Q(publish_claimed_at__isnull=True) | Q(publish_claimed_at__lt=now - stale_after)
-    try:
-        _article_transition(
-            article=article,
-            move="publish_start",
-            guard=unclaimed,
-            fields={"publish_claimed_at": now, "publish_attempts": F("publish_attempts") + 1},
-            message=f"publishing article {article.pk} to {article.target_site_id} "
-            f"(attempt {article.publish_attempts + 1})",
-            metadata={"attempt": article.publish_attempts + 1},
-        )
-    except InvalidTransition:
-        return None
+    with transaction.atomic():
+        _serialize_claims()
+        if max_concurrent is not None:
+            running = Article.objects.filter(status=S.PUBLISHING, publish_claimed_at__gte=now - stale_after)
+            if running.exclude(pk=article_id).count() >= max_concurrent:
+                raise PublishingBusy(
+                    f"{max_concurrent} publishes are running (publishing.max_concurrent_publishes)"
+                )
+        try:
+            _article_transition(
+                article=article,
+                move="publish_start",
+                guard=unclaimed,
+                fields={"publish_claimed_at": now, "publish_attempts": F("publish_attempts") + 1},
+                message=f"publishing article {article.pk} to {article.target_site_id} "
+                f"(attempt {article.publish_attempts + 1})",
+                metadata={"attempt": article.publish_attempts + 1},
+            )
+        except InvalidTransition:
+            return None
     article.refresh_from_db()
     return article
 
@@ -650,20 +674,30 @@ def post_slug(article: Article) -> str:
     return f"{stem}-{suffix}" if stem else suffix
 
 
+def publish_claim_stale_after(publishing: PublishingSettings) -> timedelta:
+    """How old a claim must be before another worker may take it over: a publish gives up by itself after
+    `publishing.timeout` seconds (its WordPress calls share that budget), plus a margin for bookkeeping."""
+    return timedelta(seconds=publishing.timeout) + PUBLISH_CLAIM_MARGIN
+
+
 def article_publish(*, article_id: int) -> Article | None:
     """Publish an approved article to its WordPress site, exactly once.
 
     Claims the article (None when there is nothing to do), then talks to WordPress outside any
     transaction: reuses a post an earlier attempt created (found by its slug), else resolves category
     and tag ids and creates the post. Raises WordPressError, leaving the claim for the caller to
-    release (`article_publish_retry_later`) or give up (`article_publish_fail`)."""
-    from sites.wordpress import wordpress_client
+    release (`article_publish_retry_later`) or give up (`article_publish_fail`), and PublishingBusy when
+    the concurrency limit is reached (nothing was claimed)."""
+    from sites.wordpress import time_budget, wordpress_client
     from wpublisher.config.services import config_current
 
     config = config_current()
-    # A worker that died mid-publish leaves a claim; another may take over once a publish surely ended.
-    stale_after = timedelta(seconds=2 * config.publishing.timeout + 60)
-    article = article_publish_start(article_id=article_id, stale_after=stale_after)
+    publishing = config.publishing
+    article = article_publish_start(
+        article_id=article_id,
+        stale_after=publish_claim_stale_after(publishing),
+        max_concurrent=publishing.max_concurrent_publishes,
+    )
     if article is None:
         return None
     site = config.site(article.target_site_id)
@@ -671,19 +705,55 @@ def article_publish(*, article_id: int) -> Article | None:
         return article_publish_fail(
             article_id=article_id, error=f"site '{article.target_site_id}' is no longer in sites.yml"
         )
-    client = wordpress_client(site, timeout=config.publishing.timeout)
+    client = wordpress_client(site, timeout=publishing.timeout)
     slug = post_slug(article)
-    post = client.post_find_by_slug(slug)
-    if post is None:
-        category = article.category or site.default_category
-        post = client.post_create(
-            title=article.title,
-            content=article.content_html,
-            status=config.publishing.default_status,
-            slug=slug,
-            categories=client.term_ids("categories", [category] if category else []),
-            tags=client.term_ids("tags", list(article.tags or site.default_tags)),
-        )
+    with time_budget(publishing.timeout):
+        post = client.post_find_by_slug(slug)
+        if post is None:
+            category = article.category or site.default_category
+            post = client.post_create(
+                title=article.title,
+                content=article.content_html,
+                status=publishing.default_status,
+                slug=slug,
+                categories=client.term_ids("categories", [category] if category else []),
+                tags=client.term_ids("tags", list(article.tags or site.default_tags)),
+            )
     return article_publish_succeed(
         article_id=article_id, post_id=int(post["id"]), permalink=post.get("link", "")
     )
+
+
+def publish_queue_stale_after(publishing: PublishingSettings) -> timedelta:
+    """How long an approved article may wait unclaimed before its task counts as lost: longer than the
+    longest retry wait (backoff with jitter) plus one attempt."""
+    longest_wait = publishing.retry_delay * 2**publishing.retry_attempts * 1.5
+    return timedelta(seconds=longest_wait + publishing.timeout) + timedelta(minutes=5)
+
+
+def article_publish_recover(*, enqueue: Callable[[int], Any]) -> list[int]:
+    """Queue again every publishing article whose worker died mid-publish (a claim older than the claim
+    limit) or whose task was lost before any worker claimed it. The claim and the slug lookup make a
+    surplus task harmless: no post is ever created twice."""
+    from wpublisher.config.services import config_current
+
+    publishing = config_current().publishing
+    now = timezone.now()
+    stuck = Article.objects.filter(status=S.PUBLISHING).filter(
+        Q(publish_claimed_at__lt=now - publish_claim_stale_after(publishing))
+        | Q(publish_claimed_at__isnull=True, updated_at__lt=now - publish_queue_stale_after(publishing))
+    )
+    recovered = []
+    rows = stuck.order_by("pk").values_list("pk", "target_site_id", "publish_claimed_at")
+    for article_id, site_id, claimed_at in rows:
+        why = "its worker stopped mid-publish" if claimed_at else "its publish task was lost"
+        audit_record(
+            event_type=EventType.PUBLISH_RECOVERED,
+            severity=Severity.WARNING,
+            message=f"article {article_id} was stuck in publishing ({why}); queued again",
+            article_id=article_id,
+            site_id=site_id,
+        )
+        enqueue(article_id)
+        recovered.append(article_id)
+    return recovered

@@ -7,10 +7,19 @@ import random
 
 from celery import shared_task
 
-from articles.services import article_publish, article_publish_fail, article_publish_retry_later
+from articles.exceptions import PublishingBusy
+from articles.services import (
+    article_publish,
+    article_publish_fail,
+    article_publish_recover,
+    article_publish_retry_later,
+)
 from sites.exceptions import WordPressError
 
 logger = logging.getLogger(__name__)
+
+# When max_concurrent_publishes are running, a publish waits this long (with jitter) and tries again.
+BUSY_WAIT_SECONDS = 5.0
 
 
 def retry_delay(*, base: float, retries: int) -> float:
@@ -27,6 +36,10 @@ def publish_article(self, article_id: int) -> str:
 
     try:
         article = article_publish(article_id=article_id)
+    except PublishingBusy:
+        # Nothing was attempted: queue a fresh task rather than spend one of the article's retries.
+        publish_article.apply_async((article_id,), countdown=retry_delay(base=BUSY_WAIT_SECONDS, retries=0))
+        return "busy"
     except WordPressError as error:
         publishing = config_current().publishing
         if error.retryable and self.request.retries < publishing.retry_attempts:
@@ -43,3 +56,9 @@ def publish_article(self, article_id: int) -> str:
         )
         return "failed"
     return "skipped" if article is None else article.status
+
+
+@shared_task(name="articles.recover_stuck_publishes")
+def recover_stuck_publishes() -> int:
+    """Queue again the publishes whose worker died or whose message was lost (see the service)."""
+    return len(article_publish_recover(enqueue=lambda article_id: publish_article.delay(article_id)))

@@ -33,6 +33,7 @@ class EventType(models.TextChoices):
     PUBLISH_RETRY_SCHEDULED = "publish_retry_scheduled"
     PUBLISH_SUCCEEDED = "publish_succeeded"
     PUBLISH_FAILED = "publish_failed"
+    PUBLISH_RECOVERED = "publish_recovered"
     SITE_HEALTH_CHANGED = "site_health_changed"
     CONFIG_RELOADED = "config_reloaded"
     CONFIG_ERROR = "config_error"
@@ -67,6 +68,7 @@ EVENT_CATEGORIES: dict[str, str] = {
             EventType.PUBLISH_RETRY_SCHEDULED,
             EventType.PUBLISH_SUCCEEDED,
             EventType.PUBLISH_FAILED,
+            EventType.PUBLISH_RECOVERED,
         ],
         Category.PUBLISHING,
     ),

@@ -4,6 +4,14 @@
 #   scripts/wordpress-local.sh up N [--base-port 8081] [--dir DIR]
 #   scripts/wordpress-local.sh down [--dir DIR]
 #   scripts/wordpress-local.sh status [--dir DIR]
+#   scripts/wordpress-local.sh stop SITE_ID [--dir DIR]
+#   scripts/wordpress-local.sh start SITE_ID [--dir DIR]
+#
+# `stop wpN` stops only that site's PHP server and keeps everything else (database,
+# configuration, uploads); `status` then reports it as down and sites.json has
+# "pid": null for it. `start wpN` starts it again as `up` did (same port, environment,
+# router; its log is appended to) and returns once GET /wp-json/ answers; it is a no-op
+# for a running site. An unknown SITE_ID is an error with exit code 2.
 #
 # Each site: Debian's WordPress (one shared copy), its own MariaDB database, a user
 # `publisher` (role editor) with an application password, served by
@@ -17,6 +25,7 @@
 #   siteN/credentials.json  what install.php created (mode 600)
 #   siteN.log               the PHP server's log
 #   state/                  what `down` needs: DB user, databases, server PIDs
+#   .lock                   serializes up/down/start/stop on the same DIR (flock)
 #
 # Needs root on a fresh machine (apt-get, MariaDB root over its unix socket). Installs
 # what is missing: Debian's wordpress + PHP packages, and mariadb-server.
@@ -36,6 +45,8 @@ usage() {
 usage: wordpress-local.sh up N [--base-port PORT] [--dir DIR]
        wordpress-local.sh down [--dir DIR]
        wordpress-local.sh status [--dir DIR]
+       wordpress-local.sh stop SITE_ID [--dir DIR]     (SITE_ID: wp1, wp2, ...)
+       wordpress-local.sh start SITE_ID [--dir DIR]
 EOF
     exit 2
 }
@@ -44,6 +55,9 @@ EOF
 random_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 
 now() { date +%s.%N; }
+
+# Seconds since a now() value, one decimal.
+elapsed_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 # ---------------------------------------------------------------------------------------
 # Packages
@@ -118,7 +132,7 @@ ensure_mariadb() {
     log "starting MariaDB"
     mkdir -p /run/mysqld
     chown mysql:mysql /run/mysqld 2>/dev/null || true
-    start-stop-daemon --start --oknodo --background --exec "$MARIADBD" -- --user=mysql
+    start-stop-daemon --start --oknodo --background --exec "$MARIADBD" -- --user=mysql 9>&-
     local i
     for ((i = 0; i < 120; i++)); do
         db_answers && return 0
@@ -135,11 +149,29 @@ DOCROOT=""
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# One lock per DIR for the commands that change its state (up, down, start, stop), so
+# that e.g. two `start`s in parallel do not lose each other's update of state/servers.
+# flock locks belong to the open file, so take it once per run (up calls do_down), and
+# keep fd 9 away from the servers we start, or they would hold the lock forever.
+LOCKED=0
+lock_dir() {
+    [[ $LOCKED -eq 0 ]] || return 0
+    mkdir -p -- "$DIR"
+    exec 9>"$DIR/.lock"
+    flock -w 300 9 || die "another wordpress-local.sh has been working on $DIR for 5 minutes"
+    LOCKED=1
+}
+
+# ---------------------------------------------------------------------------------------
+# Servers. state/servers has one line per site: "ID PORT PID DB_NAME", PID being "-"
+# while the site is stopped (`stop`). ID wpN is served from DIR/siteN.
+# ---------------------------------------------------------------------------------------
+
 # True if PID is the `php -S 127.0.0.1:PORT` server that we started (PIDs get reused, so
 # we never signal a PID from the state file without checking what it is now).
 is_our_server() {
     local pid=$1 port=$2 cmdline
-    [[ -r /proc/$pid/cmdline ]] || return 1
+    [[ $pid =~ ^[1-9][0-9]*$ && -r /proc/$pid/cmdline ]] || return 1
     cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
     [[ $cmdline == *php* && $cmdline == *"-S 127.0.0.1:$port "* ]]
 }
@@ -148,16 +180,52 @@ is_our_server() {
 # spaces for php, so plain word splitting is fine).
 pgid_of() { awk '{print $5}' "/proc/$1/stat" 2>/dev/null; }
 
-# Stop the recorded servers, all at once. Each one was started with setsid, so it leads
-# its own process group that also holds its PHP_CLI_SERVER_WORKERS children: we signal
-# the group, i.e. exactly our processes. (Signalling only the master is not enough: on
-# SIGTERM it exits but leaves its workers running.) SIGINT, what Ctrl-C would send, ends
-# a php -S group faster than SIGTERM (~1.3 s against ~2 s for a WordPress site here);
-# SIGKILL is the last resort.
+# Start the PHP server of site ID on PORT in the background, log appended to DIR/siteN.log;
+# its PID goes to LAUNCHED_PID. setsid: own session and process group, so the server
+# survives the caller's terminal/CI step and stop_servers can stop it with all its
+# workers; nohup for the same reason when setsid is not enough (SIGHUP). stdin/stdout/
+# stderr are detached, or a caller reading our output through a pipe would wait forever.
+LAUNCHED_PID=""
+launch_server() {
+    local id=$1 port=$2
+    WPL_SITE_CONFIG="$DIR/site${id#wp}/wp-config.php" PHP_CLI_SERVER_WORKERS=4 setsid nohup \
+        php -S "127.0.0.1:$port" -t "$DOCROOT" "$HELPERS/router.php" \
+        >>"$DIR/site${id#wp}.log" 2>&1 </dev/null 9>&- &
+    LAUNCHED_PID=$!
+}
+
+# Wait until site ID's server (PID, on PORT) is ready: GET /wp-json/ answers 200
+# (WordPress loaded, DB reachable, REST routed). Dies if the server exits or DEADLINE
+# (epoch seconds) passes.
+wait_server_ready() {
+    local id=$1 port=$2 pid=$3 deadline=$4 code
+    while :; do
+        code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/wp-json/" </dev/null || true)"
+        [[ $code == 200 ]] && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$DIR/site${id#wp}.log" >&2 || true
+            die "$id: PHP server exited; see $DIR/site${id#wp}.log"
+        fi
+        (($(date +%s) < deadline)) || die "$id: no 200 from http://127.0.0.1:$port/wp-json/ (last: $code)"
+        sleep 0.1
+    done
+}
+
+# Stop the servers of the state lines ("ID PORT PID ...") read from stdin, all at once.
+# Each one was started with setsid, so it leads its own process group that also holds
+# its PHP_CLI_SERVER_WORKERS children: we signal the group, i.e. exactly our processes.
+# (Signalling only the master is not enough: on SIGTERM it exits but leaves its workers
+# running.) SIGINT, what Ctrl-C would send, ends a php -S group faster than SIGTERM
+# (~1.3 s against ~2 s for a WordPress site here); SIGKILL is the last resort.
+# Returns 1 if something still runs after SIGKILL.
 stop_servers() {
     local id port pid _rest targets=() target sig i
     while read -r id port pid _rest; do
         [[ -n ${id:-} ]] || continue
+        if [[ $pid == - ]]; then
+            log "$id: not running (stopped)"
+            continue
+        fi
         if ! is_our_server "$pid" "$port"; then
             log "$id: not running (pid $pid)"
             continue
@@ -168,7 +236,7 @@ stop_servers() {
         fi
         targets+=("$target")
         log "$id: stopping (pid $pid)"
-    done <"$STATE_DIR/servers"
+    done
     [[ ${#targets[@]} -gt 0 ]] || return 0
 
     for sig in INT TERM KILL; do
@@ -188,6 +256,35 @@ stop_servers() {
         done
         log "servers still running after SIG$sig"
     done
+    return 1
+}
+
+# The state line of site ID into SITE_PORT and SITE_PID; exit 2 if there is no such site.
+SITE_PORT=""
+SITE_PID=""
+find_site() {
+    local id=$1 line
+    if [[ ! -f $STATE_DIR/servers ]]; then
+        log "error: unknown site $id: no sites recorded in $DIR"
+        exit 2
+    fi
+    line="$(awk -v id="$id" '$1 == id' "$STATE_DIR/servers")"
+    if [[ -z $line ]]; then
+        log "error: unknown site $id in $DIR (known: $(awk '{ printf "%s%s", sep, $1; sep = " " }' "$STATE_DIR/servers"))"
+        exit 2
+    fi
+    read -r _ SITE_PORT SITE_PID _ <<<"$line"
+}
+
+print_site() { printf '%s http://127.0.0.1:%s/ (REST: http://127.0.0.1:%s/wp-json/wp/v2)\n' "$1" "$2" "$2"; }
+
+# Record PID ("-": stopped) for site ID in state/servers, and in sites.json/sites.yml.
+record_pid() {
+    local id=$1 pid=$2
+    awk -v id="$id" -v pid="$pid" '$1 == id { $3 = pid } { print }' \
+        "$STATE_DIR/servers" >"$STATE_DIR/servers.tmp"
+    mv -f -- "$STATE_DIR/servers.tmp" "$STATE_DIR/servers"
+    php "$HELPERS/write-sites.php" "$DIR"
 }
 
 do_down() {
@@ -197,7 +294,7 @@ do_down() {
     fi
     local db_name
     if [[ -f $STATE_DIR/servers ]]; then
-        stop_servers
+        stop_servers <"$STATE_DIR/servers" || log "warning: not all servers could be stopped"
     fi
     if [[ -f $STATE_DIR/dbs || -f $STATE_DIR/db_user ]]; then
         if ensure_mariadb_quietly; then
@@ -326,43 +423,67 @@ do_up() {
     done
     [[ $failed -eq 0 ]] || die "install failed; run '$0 down --dir $DIR' to clean up"
 
-    # Start the servers. setsid: own session and process group, so the server survives
-    # the caller's terminal/CI step and `down` can stop it with all its workers; nohup
-    # for the same reason when setsid is not enough (SIGHUP). stdin/stdout/stderr are
-    # detached, or a caller reading our output through a pipe would wait forever.
+    # Start the servers (each log starts afresh), then wait until they are all ready.
     : >"$STATE_DIR/servers"
-    local pid
+    local id
     for ((i = 1; i <= count; i++)); do
+        id="wp$i"
         port=$((base_port + i - 1))
-        WPL_SITE_CONFIG="$DIR/site$i/wp-config.php" PHP_CLI_SERVER_WORKERS=4 setsid nohup \
-            php -S "127.0.0.1:$port" -t "$DOCROOT" "$HELPERS/router.php" \
-            >"$DIR/site$i.log" 2>&1 </dev/null &
-        pid=$!
-        printf 'wp%s %s %s %s\n' "$i" "$port" "$pid" "${tag}_wp$i" >>"$STATE_DIR/servers"
+        : >"$DIR/site$i.log"
+        launch_server "$id" "$port"
+        printf '%s %s %s %s\n' "$id" "$port" "$LAUNCHED_PID" "${tag}_$id" >>"$STATE_DIR/servers"
     done
-
-    # Ready = GET /wp-json/ answers 200 (WordPress loaded, DB reachable, REST routed).
-    local code deadline
+    local pid deadline
     deadline=$(($(date +%s) + 60))
     while read -r id port pid _; do
-        while :; do
-            code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$port/wp-json/" || true)"
-            [[ $code == 200 ]] && break
-            if ! kill -0 "$pid" 2>/dev/null; then
-                tail -n 20 "$DIR/site${id#wp}.log" >&2 || true
-                die "$id: PHP server exited; see $DIR/site${id#wp}.log"
-            fi
-            (($(date +%s) < deadline)) || die "$id: no 200 from http://127.0.0.1:$port/wp-json/ (last: $code)"
-            sleep 0.1
-        done
+        wait_server_ready "$id" "$port" "$pid" "$deadline"
     done <"$STATE_DIR/servers"
 
     php "$HELPERS/write-sites.php" "$DIR"
 
     while read -r id port pid _; do
-        printf '%s http://127.0.0.1:%s/ (REST: http://127.0.0.1:%s/wp-json/wp/v2)\n' "$id" "$port" "$port"
+        print_site "$id" "$port"
     done <"$STATE_DIR/servers"
-    log "$count site(s) up in $(awk -v a="$started" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s; config: $DIR/sites.yml, $DIR/sites.json"
+    log "$count site(s) up in $(elapsed_since "$started") s; config: $DIR/sites.yml, $DIR/sites.json"
+}
+
+# ---------------------------------------------------------------------------------------
+# stop / start one site
+# ---------------------------------------------------------------------------------------
+do_stop() {
+    local id=$1
+    find_site "$id"
+    if [[ $SITE_PID == - ]]; then
+        log "$id: already stopped - nothing to do"
+        return 0
+    fi
+    stop_servers <<<"$id $SITE_PORT $SITE_PID" || die "$id: server (pid $SITE_PID) still running after SIGKILL"
+    record_pid "$id" -
+    log "$id: stopped; its database and configuration are kept ('$0 start $id --dir $DIR' starts it again)"
+}
+
+do_start() {
+    local id=$1 started
+    started="$(now)"
+    find_site "$id"
+    if is_our_server "$SITE_PID" "$SITE_PORT"; then
+        log "$id: already running (pid $SITE_PID) - nothing to do"
+        print_site "$id" "$SITE_PORT"
+        return 0
+    fi
+    [[ -f $DIR/site${id#wp}/wp-config.php && -f $DOCROOT/wp-config.php ]] ||
+        die "$id: its configuration or $DOCROOT is missing; run '$0 up' again"
+    if port_in_use "$SITE_PORT"; then
+        die "port $SITE_PORT is already in use (by something that is not ours)"
+    fi
+    ensure_mariadb # e.g. after a reboot
+    launch_server "$id" "$SITE_PORT"
+    # Recorded before waiting, so that `stop`/`down` find the server even if it never
+    # gets ready.
+    record_pid "$id" "$LAUNCHED_PID"
+    wait_server_ready "$id" "$SITE_PORT" "$LAUNCHED_PID" $(($(date +%s) + 60))
+    print_site "$id" "$SITE_PORT"
+    log "$id: started (pid $LAUNCHED_PID) in $(elapsed_since "$started") s"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -382,6 +503,8 @@ do_status() {
                 continue
             fi
             printf '%s sick http://127.0.0.1:%s/ (pid %s, GET /wp-json/ -> %s)\n' "$id" "$port" "$pid" "$code"
+        elif [[ $pid == - ]]; then
+            printf '%s down http://127.0.0.1:%s/ (stopped)\n' "$id" "$port"
         else
             printf '%s down http://127.0.0.1:%s/\n' "$id" "$port"
         fi
@@ -397,6 +520,7 @@ do_status() {
 CMD=$1
 shift
 COUNT=""
+SITE_ID=""
 BASE_PORT=8081
 DIR="$PROJECT_ROOT/var/wordpress"
 if [[ $CMD == up ]]; then
@@ -404,6 +528,14 @@ if [[ $CMD == up ]]; then
     COUNT=$1
     shift
     [[ $COUNT =~ ^[1-9][0-9]*$ && $COUNT -le 100 ]] || die "N must be a number from 1 to 100"
+elif [[ $CMD == start || $CMD == stop ]]; then
+    [[ $# -ge 1 && $1 != -* ]] || usage
+    SITE_ID=$1
+    shift
+    if [[ ! $SITE_ID =~ ^wp[1-9][0-9]*$ ]]; then
+        log "error: unknown site '$SITE_ID' (SITE_ID looks like wp1, wp2, ...)"
+        exit 2
+    fi
 fi
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -430,8 +562,18 @@ STATE_DIR="$DIR/state"
 DOCROOT="$DIR/htdocs"
 
 case $CMD in
+    up | down | start | stop)
+        # Nothing to lock (or do) in a DIR that does not exist; `up` creates it.
+        if [[ $CMD == up || -d $DIR ]]; then
+            lock_dir
+        fi
+        ;;
+esac
+case $CMD in
     up) do_up "$COUNT" "$BASE_PORT" ;;
     down) do_down ;;
     status) do_status ;;
+    start) do_start "$SITE_ID" ;;
+    stop) do_stop "$SITE_ID" ;;
     *) usage ;;
 esac

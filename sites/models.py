@@ -34,6 +34,7 @@ class Site(models.Model):
     health_message = models.CharField(max_length=500, blank=True, default="")
     health_latency_ms = models.FloatField(null=True, blank=True)
     last_health_check = models.DateTimeField(null=True, blank=True)
+    health_check_queued_at = models.DateTimeField(null=True, blank=True)
     total_posts_published = models.PositiveIntegerField(default=0)
     total_publish_failures = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,13 +1,22 @@
-"""Writes for WordPress sites: the sync from sites.yml."""
+"""Writes for WordPress sites: the sync from sites.yml and health checks."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from sites.models import Site
+from audit.models import EventType, Severity
+from audit.services import audit_record
+from sites.events import site_health_event_send
+from sites.exceptions import SiteNotFound, WordPressError
+from sites.models import HealthStatus, Site
+from sites.wordpress import time_budget, wordpress_client
 from wpublisher.config.schema import SiteConfig
 
 _SITE_FIELDS = (
@@ -67,3 +76,87 @@ def sites_sync(*, sites: Sequence[SiteConfig]) -> SiteSyncReport:
     report.deactivated = [site_id for site_id, s in existing.items() if s.is_active and site_id not in wanted]
     Site.objects.filter(pk__in=report.deactivated).update(is_active=False, updated_at=timezone.now())
     return report
+
+
+# An answer slower than this makes a site "warning" even when it succeeded.
+SLOW_ANSWER_MS = 2000.0
+# A health check gives up after this long (or publishing.timeout when that is shorter).
+HEALTH_CHECK_TIMEOUT = 10.0
+
+
+def _health_from_error(error: WordPressError) -> str:
+    if error.status in (429,) or (error.status or 0) >= 500:
+        return HealthStatus.WARNING
+    return HealthStatus.ERROR  # unreachable, timed out, authentication failed, or a wrong api_url
+
+
+def site_health_check(*, site_id: str) -> Site:
+    """Check a site with its own credentials and record the result.
+
+    `GET /users/me` needs a valid application password (a public GET would succeed with a wrong one):
+    healthy when it answers 200 quickly, warning when slow or answering 5xx/429, error when the password
+    is refused or the site cannot be reached."""
+    from wpublisher.config.services import config_current
+
+    config = config_current()
+    site = Site.objects.filter(pk=site_id).first()
+    spec = config.site(site_id)
+    if site is None or spec is None or not site.is_active:
+        raise SiteNotFound(site_id)
+    client = wordpress_client(spec, timeout=config.publishing.timeout)
+    started = time.perf_counter()
+    try:
+        with time_budget(min(HEALTH_CHECK_TIMEOUT, config.publishing.timeout)):
+            user = client.me()
+    except WordPressError as error:
+        status, message = _health_from_error(error), error.message
+    else:
+        latency = (time.perf_counter() - started) * 1000
+        name = user.get("slug") or user.get("name") or spec.username
+        if latency > SLOW_ANSWER_MS:
+            status, message = HealthStatus.WARNING, f"slow: authenticated as {name} in {latency:.0f} ms"
+        else:
+            status, message = HealthStatus.HEALTHY, f"authenticated as {name}"
+    latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    return _site_health_record(site=site, status=status, message=message, latency_ms=latency_ms)
+
+
+def _site_health_record(*, site: Site, status: str, message: str, latency_ms: float) -> Site:
+    previous = site.health_status
+    now = timezone.now()
+    with transaction.atomic():
+        Site.objects.filter(pk=site.pk).update(
+            health_status=status,
+            health_message=message[:500],
+            health_latency_ms=latency_ms,
+            last_health_check=now,
+            health_check_queued_at=None,
+        )
+        if status != previous:
+            audit_record(
+                event_type=EventType.SITE_HEALTH_CHANGED,
+                severity={HealthStatus.ERROR: Severity.ERROR, HealthStatus.WARNING: Severity.WARNING}.get(
+                    status, Severity.INFO
+                ),
+                message=f"site {site.id} is {status} (was {previous}): {message}",
+                site_id=site.id,
+                metadata={"status": status, "previous": previous, "latency_ms": latency_ms},
+            )
+            site_health_event_send(site_id=site.id, status=status, previous=previous, message=message)
+    site.refresh_from_db()
+    return site
+
+
+def site_health_checks_due(*, now: datetime | None = None) -> list[str]:
+    """Claim the active sites whose health check is due (each at its own interval) and return their ids.
+    A claimed site is not returned again until its check ran or the claim is an interval old."""
+    now = now or timezone.now()
+    due = []
+    for site in Site.objects.filter(is_active=True):
+        interval = timedelta(seconds=site.health_check_interval)
+        if site.last_health_check and site.last_health_check > now - interval:
+            continue
+        unclaimed = Q(health_check_queued_at__isnull=True) | Q(health_check_queued_at__lt=now - interval)
+        if Site.objects.filter(unclaimed, pk=site.pk).update(health_check_queued_at=now):
+            due.append(site.id)
+    return due

@@ -10,6 +10,9 @@ from __future__ import annotations
 import html
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import requests
@@ -21,6 +24,20 @@ from wpublisher.config.schema import SiteConfig
 
 CONNECT_TIMEOUT_MAX = 10.0
 TERM_KINDS = ("categories", "tags")
+
+# When set, the monotonic time by which the current unit of work (one publish) must be done: each request
+# gets only the time that is left, so a publish never outlives its budget (see `time_budget`).
+_deadline: ContextVar[tuple[float, float] | None] = ContextVar("wordpress_deadline", default=None)
+
+
+@contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Bound every WordPress request made inside the block to `seconds` in total."""
+    token = _deadline.set((time.monotonic() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
 class WordPressClient:
@@ -44,8 +61,20 @@ class WordPressClient:
 
     # --- HTTP ----------------------------------------------------------------------------------------
 
+    def _read_timeout(self) -> float:
+        budget = _deadline.get()
+        if budget is None:
+            return self.timeout
+        remaining = budget[0] - time.monotonic()
+        if remaining <= 0:
+            raise WordPressError(
+                f"site {self.site.id}: gave up after {budget[1]:g}s (publishing.timeout)", retryable=True
+            )
+        return min(self.timeout, remaining)
+
     def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
         url = self.site.api_url + path
+        read_timeout = self._read_timeout()
         with self._lock:
             if time.monotonic() - self._last_used > self.site.idle_timeout:
                 self.session.close()  # drops pooled connections; the session opens new ones on demand
@@ -56,7 +85,7 @@ class WordPressClient:
                 url,
                 params=params,
                 json=json,
-                timeout=(min(CONNECT_TIMEOUT_MAX, self.timeout), self.timeout),
+                timeout=(min(CONNECT_TIMEOUT_MAX, read_timeout), read_timeout),
             )
         except requests.exceptions.ConnectTimeout:
             raise WordPressError(
@@ -69,7 +98,7 @@ class WordPressClient:
             ) from None
         except requests.exceptions.Timeout:
             raise WordPressError(
-                f"site {self.site.id} timed out at {url}: no answer within {self.timeout:g}s", retryable=True
+                f"site {self.site.id} timed out at {url}: no answer within {read_timeout:g}s", retryable=True
             ) from None
         return self._answer(response, method=method, url=url)
 
@@ -86,7 +115,7 @@ class WordPressClient:
                     status=status,
                 ) from None
         wp_code, wp_message, wp_data = _wordpress_error(response)
-        if status == 401:
+        if status == 401 or _refused_as_anonymous(wp_data):
             raise WordPressError(
                 f"authentication failed for site {self.site.id} (check username/app_password)",
                 retryable=False,
@@ -160,6 +189,15 @@ def _same_term(term: dict, name: str) -> bool:
         html.unescape(term.get("name", "")).casefold() == name.casefold()
         or term.get("slug") == name.casefold()
     )
+
+
+def _refused_as_anonymous(data: dict) -> bool:
+    """WordPress treats a wrong application password as no login at all; a request that needs one then
+    fails as 400 with a 401 inside (`status=any` is "forbidden" to anonymous callers)."""
+    details = data.get("details")
+    if not isinstance(details, dict):
+        return False
+    return any(isinstance(d, dict) and (d.get("data") or {}).get("status") == 401 for d in details.values())
 
 
 def _wordpress_error(response: requests.Response) -> tuple[str, str, dict]:

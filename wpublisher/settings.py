@@ -166,6 +166,9 @@ CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "audit-retention": {"task": "audit.apply_retention", "schedule": 24 * 3600.0},
+    "recover-stuck-publishes": {"task": "articles.recover_stuck_publishes", "schedule": 60.0},
+    # Each site is checked at its own health_check_interval; this only looks for sites that are due.
+    "site-health-checks": {"task": "sites.schedule_health_checks", "schedule": 10.0},
 }
 
 # --- Auth, sessions, security ------------------------------------------------------------------------

@@ -2,12 +2,13 @@
 /**
  * Writes DIR/sites.yml (wpublisher's site configuration) and DIR/sites.json (for tests)
  * from what scripts/wordpress-local.sh recorded:
- *   DIR/state/servers            lines "ID PORT PID DB_NAME"
+ *   DIR/state/servers            lines "ID PORT PID DB_NAME" (PID "-": site stopped)
  *   DIR/siteN/credentials.json   written by install.php (site id wpN)
  *
  *   php write-sites.php DIR
  *
- * Both files hold passwords: they are created with mode 600.
+ * Both files hold passwords: they are created with mode 600. sites.json's "pid" is the
+ * site's PHP server, null while the site is stopped (`wordpress-local.sh stop wpN`).
  */
 
 if (PHP_SAPI !== 'cli' || $argc !== 2) {
@@ -39,7 +40,7 @@ foreach ($lines as $line) {
         'username' => $creds['username'],
         'app_password' => $creds['app_password'],
         'admin_password' => $creds['admin_password'],
-        'pid' => (int) $pid,
+        'pid' => preg_match('/^[1-9][0-9]*$/', $pid) ? (int) $pid : null,
         'db_name' => $db_name,
     ];
 }

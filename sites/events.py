@@ -1,0 +1,17 @@
+"""Site events for the live console."""
+
+from __future__ import annotations
+
+from wpublisher.events import console_event_send
+
+
+def site_health_event_send(*, site_id: str, status: str, previous: str, message: str) -> None:
+    console_event_send(
+        {
+            "event": "site_health_changed",
+            "site_id": site_id,
+            "status": status,
+            "previous": previous,
+            "message": message,
+        }
+    )

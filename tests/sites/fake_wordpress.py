@@ -1,0 +1,191 @@
+"""A small in-memory WordPress REST API on a real socket, for unit tests of the client and the pipeline.
+
+It answers the calls wpublisher makes (users/me, categories, tags, posts) like WordPress does, and can
+be told to fail the next calls of a route (status, body, or a delay longer than the client's timeout).
+The real WordPress tests prove the same behaviour against WordPress itself; this one reaches the edge
+cases WordPress will not produce on demand.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+PREFIX = "/wp-json/wp/v2"
+
+
+@dataclass
+class Failure:
+    status: int = 503
+    body: dict | None = None
+    delay: float = 0.0
+
+
+class FakeWordPress:
+    def __init__(self, *, username: str = "publisher", password: str = "abcd efgh ijkl mnop qrst uvwx"):
+        self.username, self.password = username, password
+        self.posts: list[dict] = []
+        self.terms: dict[str, list[dict]] = {
+            "categories": [{"id": 1, "name": "Uncategorized", "slug": "uncategorized"}],
+            "tags": [],
+        }
+        self.failures: dict[tuple[str, str], list[Failure]] = defaultdict(list)
+        self.calls: list[tuple[str, str]] = []
+        self.user_agents: set[str] = set()
+        self._next_id = 100
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}{PREFIX}"
+
+    def start(self) -> FakeWordPress:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail(self, method: str, route: str, *failures: Failure) -> None:
+        """The next calls of `method route` (e.g. "POST", "/posts") fail as given, in order."""
+        self.failures[(method, route)].extend(failures)
+
+    def count(self, method: str, route: str) -> int:
+        return sum(1 for call in self.calls if call == (method, route))
+
+    # --- the API ---------------------------------------------------------------------------------------
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def handle(
+        self, method: str, route: str, query: dict, body: dict | None, authorized: bool
+    ) -> tuple[int, object]:
+        if route == "/users/me":
+            if not authorized:
+                return 401, {
+                    "code": "rest_not_logged_in",
+                    "message": "You are not currently logged in.",
+                    "data": {"status": 401},
+                }
+            return 200, {"id": 1, "name": "Publisher", "slug": self.username}
+        if route in ("/categories", "/tags"):
+            kind = route[1:]
+            if method == "GET":
+                search = query.get("search", [""])[0].lower()
+                return 200, [t for t in self.terms[kind] if search in html.unescape(t["name"]).lower()]
+            if not authorized:
+                return 401, {
+                    "code": "rest_cannot_create",
+                    "message": "Sorry, you are not allowed to create terms.",
+                }
+            name = body["name"]
+            existing = next((t for t in self.terms[kind] if t["name"].lower() == name.lower()), None)
+            if existing:
+                return 400, {
+                    "code": "term_exists",
+                    "message": "A term with the name provided already exists.",
+                    "data": {"status": 400, "term_id": existing["id"]},
+                }
+            term = {"id": self._new_id(), "name": name, "slug": re.sub(r"\W+", "-", name.lower())}
+            self.terms[kind].append(term)
+            return 201, term
+        if route == "/posts":
+            if method == "GET":
+                slug = query.get("slug", [""])[0]
+                if query.get("status") and not authorized:
+                    return 400, {  # what WordPress 6.1 answers, details included
+                        "code": "rest_invalid_param",
+                        "message": "Invalid parameter(s): status",
+                        "data": {
+                            "status": 400,
+                            "params": {"status": "Status is forbidden."},
+                            "details": {
+                                "status": {
+                                    "code": "rest_forbidden_status",
+                                    "message": "Status is forbidden.",
+                                    "data": {"status": 401},
+                                }
+                            },
+                        },
+                    }
+                return 200, [p for p in self.posts if p["slug"] == slug]
+            if not authorized:
+                return 401, {
+                    "code": "rest_cannot_create",
+                    "message": "Sorry, you are not allowed to create posts as this user.",
+                }
+            slug = body["slug"]
+            while any(p["slug"] == slug for p in self.posts):
+                slug += "-2"  # what WordPress does with a taken slug
+            post = {**body, "id": self._new_id(), "slug": slug, "link": f"http://wp.test/{slug}/"}
+            self.posts.append(post)
+            return 201, post
+        return 404, {
+            "code": "rest_no_route",
+            "message": "No route was found matching the URL and request method.",
+        }
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _serve(self, method: str) -> None:
+                url = urlparse(self.path)
+                route = url.path.removeprefix(PREFIX)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                authorized = (
+                    self.headers.get("Authorization")
+                    == "Basic " + base64.b64encode(f"{fake.username}:{fake.password}".encode()).decode()
+                )
+                with fake._lock:
+                    fake.calls.append((method, route))
+                    fake.user_agents.add(self.headers.get("User-Agent", ""))
+                    failure = (
+                        fake.failures[(method, route)].pop(0) if fake.failures[(method, route)] else None
+                    )
+                if failure:
+                    time.sleep(failure.delay)
+                    status = failure.status
+                    payload = (
+                        failure.body if failure.body is not None else {"code": "fake", "message": "injected"}
+                    )
+                else:
+                    with fake._lock:
+                        status, payload = fake.handle(method, route, parse_qs(url.query), body, authorized)
+                data = json.dumps(payload).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout tests)
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+        return Handler
