@@ -54,6 +54,9 @@ class Article(models.Model):
     content_hash = models.CharField(max_length=64, help_text="Hash of the current revision")
     approved_content_hash = models.CharField(max_length=64, blank=True, default="")
     publish_attempts = models.PositiveIntegerField(default=0)
+    publish_claimed_by = models.CharField(
+        max_length=100, blank=True, default="", help_text="host:pid of the worker holding the publish"
+    )
     publish_claimed_at = models.DateTimeField(
         null=True, blank=True, help_text="Set while a worker holds the publish; cleared when it ends"
     )

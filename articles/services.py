@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +40,7 @@ CATEGORY_MAX = 100
 NOTE_MAX = 500
 REASON_MAX = 2000
 PUBLISH_CLAIM_MARGIN = timedelta(seconds=10)
+CLAIM_RELEASED = {"publish_claimed_at": None, "publish_claimed_by": ""}
 
 
 @dataclass(frozen=True)
@@ -478,7 +481,7 @@ def article_approve(
                 "publishing_agent": reviewer.agent,
                 "approved_content_hash": F("content_hash"),
                 "publish_error_message": "",
-                "publish_claimed_at": None,
+                **CLAIM_RELEASED,
             },
             message=f"{reviewer.label} approved article {article.pk} (revision {article.revision_number})",
             agent_id=reviewer.agent.id if reviewer.agent else None,
@@ -540,7 +543,7 @@ def article_retry_publish(
         _article_transition(
             article=article,
             move="retry_publish",
-            fields={"publish_claimed_at": None},
+            fields={**CLAIM_RELEASED},
             message=f"{label} asked to publish article {article.pk} again",
             agent_id=agent.id if agent else None,
             username=user.get_username() if user else "",
@@ -552,6 +555,25 @@ def article_retry_publish(
 
 
 # --- publish bookkeeping (called by the publishing task) -----------------------------------------------
+
+
+def _claimant() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:100]
+
+
+def _claimant_dead(claimed_by: str) -> bool:
+    """True when `claimed_by` names a process of this host that no longer runs. Claims of other hosts
+    cannot be checked from here; they expire with `publish_claim_stale_after`."""
+    host, _, pid = claimed_by.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, owned by another user
+    return False
 
 
 # Claims are taken one at a time so the concurrency limit holds across workers; any constant will do.
@@ -577,6 +599,11 @@ def article_publish_start(
         return None
     now = timezone.now()
     unclaimed = Q(publish_claimed_at__isnull=True) | Q(publish_claimed_at__lt=now - stale_after)
+    if _claimant_dead(article.publish_claimed_by):
+        # Its worker died on this host (killed, out of memory): take over the very claim we saw.
+        unclaimed |= Q(
+            publish_claimed_by=article.publish_claimed_by, publish_claimed_at=article.publish_claimed_at
+        )
     with transaction.atomic():
         _serialize_claims()
         if max_concurrent is not None:
@@ -590,7 +617,11 @@ def article_publish_start(
                 article=article,
                 move="publish_start",
                 guard=unclaimed,
-                fields={"publish_claimed_at": now, "publish_attempts": F("publish_attempts") + 1},
+                fields={
+                    "publish_claimed_at": now,
+                    "publish_claimed_by": _claimant(),
+                    "publish_attempts": F("publish_attempts") + 1,
+                },
                 message=f"publishing article {article.pk} to {article.target_site_id} "
                 f"(attempt {article.publish_attempts + 1})",
                 metadata={"attempt": article.publish_attempts + 1},
@@ -607,7 +638,7 @@ def article_publish_retry_later(*, article_id: int, error: str, delay_seconds: f
     _article_transition(
         article=article,
         move="publish_retry_later",
-        fields={"publish_claimed_at": None, "publish_error_message": error},
+        fields={**CLAIM_RELEASED, "publish_error_message": error},
         severity=Severity.WARNING,
         message=f"publishing article {article.pk} to {article.target_site_id} failed, "
         f"retrying in {delay_seconds:.0f}s: {error}",
@@ -629,7 +660,7 @@ def article_publish_succeed(*, article_id: int, post_id: int, permalink: str) ->
                 "wordpress_post_id": post_id,
                 "wordpress_permalink": permalink[:500],
                 "published_at": timezone.now(),
-                "publish_claimed_at": None,
+                **CLAIM_RELEASED,
                 "publish_error_message": "",
             },
             message=f"article {article.pk} published to {article.target_site_id} as post {post_id}",
@@ -652,7 +683,7 @@ def article_publish_fail(*, article_id: int, error: str) -> Article:
         _article_transition(
             article=article,
             move="publish_fail",
-            fields={"publish_claimed_at": None, "publish_error_message": error},
+            fields={**CLAIM_RELEASED, "publish_error_message": error},
             severity=Severity.ERROR,
             message=f"publishing article {article.pk} to {article.target_site_id} failed: {error}",
             metadata={"error": error, "attempt": article.publish_attempts},
@@ -739,14 +770,22 @@ def article_publish_recover(*, enqueue: Callable[[int], Any]) -> list[int]:
 
     publishing = config_current().publishing
     now = timezone.now()
-    stuck = Article.objects.filter(status=S.PUBLISHING).filter(
-        Q(publish_claimed_at__lt=now - publish_claim_stale_after(publishing))
+    claimed_stale = now - publish_claim_stale_after(publishing)
+    candidates = Article.objects.filter(status=S.PUBLISHING).filter(
+        Q(publish_claimed_at__isnull=False)
         | Q(publish_claimed_at__isnull=True, updated_at__lt=now - publish_queue_stale_after(publishing))
     )
     recovered = []
-    rows = stuck.order_by("pk").values_list("pk", "target_site_id", "publish_claimed_at")
-    for article_id, site_id, claimed_at in rows:
-        why = "its worker stopped mid-publish" if claimed_at else "its publish task was lost"
+    rows = candidates.order_by("pk").values_list(
+        "pk", "target_site_id", "publish_claimed_at", "publish_claimed_by"
+    )
+    for article_id, site_id, claimed_at, claimed_by in rows:
+        if claimed_at is None:
+            why = "its publish task was lost"
+        elif claimed_at < claimed_stale or _claimant_dead(claimed_by):
+            why = "its worker stopped mid-publish"
+        else:
+            continue  # a worker is publishing it right now
         audit_record(
             event_type=EventType.PUBLISH_RECOVERED,
             severity=Severity.WARNING,

@@ -230,3 +230,25 @@ def test_recovery_requeues_stale_claims_and_lost_tasks_only(setup, fake_wp):
     assert services.article_publish_recover(enqueue=queued.append) == [dead.pk, lost.pk] == queued
     assert AuditLog.objects.filter(event_type="publish_recovered").count() == 2
     assert waiting.pk not in queued
+
+
+def test_a_claim_of_a_dead_worker_on_this_host_is_taken_over_at_once(setup, fake_wp):
+    import socket
+    import subprocess
+
+    writer = setup()
+    article = services.article_submit(agent=writer, title="T", content_markdown="x")
+    services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk)
+    dead = subprocess.Popen(["true"])  # a process that surely ended
+    dead.wait()
+    Article.objects.filter(pk=article.pk).update(
+        publish_claimed_at=timezone.now(), publish_claimed_by=f"{socket.gethostname()}:{dead.pid}"
+    )
+    queued: list[int] = []
+    assert services.article_publish_recover(enqueue=queued.append) == [article.pk]
+    assert tasks.publish_article.apply(args=(article.pk,)).get() == S.PUBLISHED
+    # A live claimant (this process) is left alone.
+    other = services.article_submit(agent=writer, title="U", content_markdown="x")
+    services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=other.pk)
+    services.article_publish_start(article_id=other.pk, stale_after=timedelta(minutes=1))
+    assert services.article_publish_start(article_id=other.pk, stale_after=timedelta(minutes=1)) is None
