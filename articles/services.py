@@ -696,13 +696,16 @@ def article_publish_fail(*, article_id: int, error: str) -> Article:
 
 
 def post_slug(article: Article) -> str:
-    """The WordPress slug of an article's post: readable, and fixed by article and approved revision,
-    so a retried publish finds the post an earlier attempt created instead of posting it again."""
+    """The WordPress slug of an article's post: readable, and fixed by the article and its approved
+    revision, so a retried publish finds the post an earlier attempt created instead of posting again.
+    The short hash over id, creation time and revision keeps it apart from the posts of another
+    wpublisher installation (or an earlier database) that had an article with the same id."""
     from django.utils.text import slugify
 
     stem = slugify(article.title)[:60].strip("-")
-    suffix = f"wpub-{article.pk}-r{article.revision_number}"
-    return f"{stem}-{suffix}" if stem else suffix
+    identity = f"{article.pk}:{article.created_at.isoformat()}:{article.revision_number}"
+    suffix = f"{article.pk}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+    return f"{stem}-{suffix}" if stem else f"article-{suffix}"
 
 
 def publish_claim_stale_after(publishing: PublishingSettings) -> timedelta:

@@ -88,6 +88,16 @@ class ConfigFiles:
 
 
 @pytest.fixture
+def eager():
+    """Celery runs tasks in the calling process, retries included (countdowns are skipped)."""
+    from wpublisher.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
 def config_files(tmp_path, settings) -> ConfigFiles:
     path = tmp_path / "config"
     path.mkdir()
@@ -106,3 +116,21 @@ def loaded_config(db, config_files) -> Callable[..., Any]:
         return config_services.config_current()
 
     return load
+
+
+@pytest.fixture(scope="session")
+def real_wordpress(tmp_path_factory):
+    """Three real WordPress sites for the session (wp1, wp2, wp3). Skipped where they cannot be stood
+    up, unless WPUBLISHER_REQUIRE_WORDPRESS=1 (CI), where that fails the run."""
+    from tests.support.wordpress import REQUIRED, LocalWordPress
+
+    wordpress = LocalWordPress(tmp_path_factory.mktemp("wordpress"), count=3)
+    try:
+        wordpress.up()
+    except Exception as error:
+        wordpress.down()
+        if REQUIRED:
+            raise
+        pytest.skip(f"no local WordPress: {error}")
+    yield wordpress
+    wordpress.down()

@@ -3,6 +3,7 @@ The same behaviour against a real WordPress is in tests/sites/test_real_wordpres
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,15 +22,6 @@ from tests.sites.fake_wordpress import Failure
 pytestmark = pytest.mark.django_db
 
 S = ArticleStatus
-
-
-@pytest.fixture
-def eager():
-    from wpublisher.celery import app
-
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 @pytest.fixture
@@ -83,7 +75,8 @@ def test_approved_article_is_published_with_sanitized_html_category_and_tags(
     assert article.status == S.PUBLISHED
     (post,) = fake_wp.posts
     assert post["title"] == "Hello World" and post["status"] == "publish"
-    assert post["slug"] == f"hello-world-wpub-{article.pk}-r1"
+    assert post["slug"] == services.post_slug(article)
+    assert re.fullmatch(rf"hello-world-{article.pk}-[0-9a-f]{{8}}", post["slug"])
     assert (
         "script" not in post["content"]
         and "onerror" not in post["content"]
@@ -252,3 +245,15 @@ def test_a_claim_of_a_dead_worker_on_this_host_is_taken_over_at_once(setup, fake
     services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=other.pk)
     services.article_publish_start(article_id=other.pk, stale_after=timedelta(minutes=1))
     assert services.article_publish_start(article_id=other.pk, stale_after=timedelta(minutes=1)) is None
+
+
+def test_the_post_slug_is_fixed_per_article_and_revision(setup):
+    writer = setup()
+    article = services.article_submit(agent=writer, title="Ünïcode & Spaces!", content_markdown="x")
+    slug = services.post_slug(article)
+    assert re.fullmatch(rf"unicode-spaces-{article.pk}-[0-9a-f]{{8}}", slug)
+    assert services.post_slug(Article.objects.get(pk=article.pk)) == slug
+    revised = services.article_revise(agent=writer, article_id=article.pk, content_markdown="y")
+    assert services.post_slug(revised) != slug
+    untitled = services.article_submit(agent=writer, title="日本語", content_markdown="x")
+    assert services.post_slug(untitled).startswith(f"article-{untitled.pk}-")
