@@ -40,6 +40,7 @@ class FakeWordPress:
         self.failures: dict[tuple[str, str], list[Failure]] = defaultdict(list)
         self.calls: list[tuple[str, str]] = []
         self.user_agents: set[str] = set()
+        self.client_ports: list[int] = []  # the client side of each request's connection
         self._next_id = 100
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -145,6 +146,8 @@ class FakeWordPress:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as WordPress behind a web server
+
             def log_message(self, *args) -> None:
                 pass
 
@@ -159,6 +162,7 @@ class FakeWordPress:
                 )
                 with fake._lock:
                     fake.calls.append((method, route))
+                    fake.client_ports.append(self.client_address[1])
                     fake.user_agents.add(self.headers.get("User-Agent", ""))
                     failure = (
                         fake.failures[(method, route)].pop(0) if fake.failures[(method, route)] else None

@@ -117,3 +117,33 @@ def test_an_exhausted_budget_fails_before_calling(fake_wp):
     with pytest.raises(WordPressError, match=r"gave up after 0s \(publishing.timeout\)"), time_budget(0):
         client.me()
     assert fake_wp.calls == []
+
+
+def test_connections_are_reused_and_dropped_after_the_idle_timeout(fake_wp):
+    import time
+
+    site = SiteConfig(
+        id="tech-blog", name="Tech", api_url=fake_wp.api_url, username="publisher",
+        app_password=fake_wp.password, idle_timeout=1,
+    )
+    client = WordPressClient(site, timeout=5)
+    client.me()
+    client.me()
+    assert fake_wp.client_ports[0] == fake_wp.client_ports[1]  # kept alive
+    time.sleep(1.2)
+    client.me()
+    assert fake_wp.client_ports[2] != fake_wp.client_ports[1]  # idle too long: a new connection
+
+
+def test_the_pool_never_opens_more_than_max_connections(fake_wp):
+    from concurrent.futures import ThreadPoolExecutor
+
+    site = SiteConfig(
+        id="tech-blog", name="Tech", api_url=fake_wp.api_url, username="publisher",
+        app_password=fake_wp.password, max_connections=2,
+    )
+    client = WordPressClient(site, timeout=5)
+    fake_wp.fail("GET", "/users/me", *[Failure(status=200, body={}, delay=0.2)] * 6)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda _: client.me(), range(6)))
+    assert len(set(fake_wp.client_ports)) == 2
