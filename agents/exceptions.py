@@ -21,3 +21,12 @@ class AuthFailed(DomainError):
     def __init__(self, reason: str):
         super().__init__("invalid, expired or revoked API key")
         self.reason = reason
+
+
+class RateLimited(DomainError):
+    code = "RATE_LIMITED"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after

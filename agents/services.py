@@ -50,9 +50,7 @@ def _digest_matches(key: ApiKey, token: str) -> bool:
 def agent_authenticate(*, token: str, ip_address: str | None = None, user_agent: str | None = None) -> Agent:
     """The active agent owning `token`, or AuthFailed (audited, without the token)."""
     now = timezone.now()
-    candidates = (
-        ApiKey.objects.select_related("agent").filter(key_id__in=key_candidate_ids(token or "")).order_by()
-    )
+    candidates = ApiKey.objects.select_related("agent").filter(key_id__in=key_candidate_ids(token or "")).order_by()
     key = next((k for k in candidates if token and _digest_matches(k, token)), None)
     reason = None
     if key is None:
@@ -224,9 +222,7 @@ def agents_sync(*, agents: Sequence[AgentConfig]) -> AgentSyncReport:
         elif not agent.is_active or any(getattr(agent, f) != values[f] for f in _AGENT_FIELDS):
             Agent.objects.filter(pk=spec.id).update(is_active=True, updated_at=timezone.now(), **values)
             report.updated.append(spec.id)
-    gone = [
-        agent_id for agent_id, a in existing.items() if a.is_active and agent_id not in {s.id for s in agents}
-    ]
+    gone = [agent_id for agent_id, a in existing.items() if a.is_active and agent_id not in {s.id for s in agents}]
     Agent.objects.filter(pk__in=gone).update(is_active=False, updated_at=timezone.now())
     report.deactivated = gone
     return report
@@ -243,9 +239,7 @@ def agent_keys_hash_new(*, agents: Sequence[AgentConfig]) -> dict[str, str]:
         return dict(zip(todo.keys(), hashes, strict=True))
 
 
-def agent_keys_sync(
-    *, agents: Sequence[AgentConfig], new_hashes: dict[str, str], report: AgentSyncReport
-) -> None:
+def agent_keys_sync(*, agents: Sequence[AgentConfig], new_hashes: dict[str, str], report: AgentSyncReport) -> None:
     """Store config keys, and revoke config keys that left the files (they fail on their next use).
     A key revoked by a person stays revoked even while the file still holds it."""
     existing = {k.key_id: k for k in ApiKey.objects.filter(source=KeySource.CONFIG)}

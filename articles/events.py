@@ -5,9 +5,7 @@ from __future__ import annotations
 from wpublisher.events import console_event_send
 
 
-def article_event_send(
-    *, article_id: int, event: str, status: str, agent_id: str = "", site_id: str = ""
-) -> None:
+def article_event_send(*, article_id: int, event: str, status: str, agent_id: str = "", site_id: str = "") -> None:
     """Tell the console an article changed, once the current transaction commits."""
     console_event_send(
         {"event": event, "article_id": article_id, "status": status, "agent_id": agent_id, "site_id": site_id}

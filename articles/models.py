@@ -18,17 +18,13 @@ class Article(models.Model):
     content_html = models.TextField(help_text="Sanitized HTML: what the console shows and WordPress receives")
     tags = models.JSONField(default=list, blank=True)
     category = models.CharField(max_length=100, blank=True, default="")
-    status = models.CharField(
-        max_length=20, choices=ArticleStatus.choices, default=ArticleStatus.PENDING_REVIEW
-    )
+    status = models.CharField(max_length=20, choices=ArticleStatus.choices, default=ArticleStatus.PENDING_REVIEW)
 
     wordpress_post_id = models.BigIntegerField(null=True, blank=True)
     wordpress_permalink = models.CharField(max_length=500, blank=True, default="")
     publish_error_message = models.TextField(blank=True, default="")
 
-    submitting_agent = models.ForeignKey(
-        "agents.Agent", on_delete=models.PROTECT, related_name="submitted_articles"
-    )
+    submitting_agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, related_name="submitted_articles")
     publishing_agent = models.ForeignKey(
         "agents.Agent",
         on_delete=models.PROTECT,
@@ -89,9 +85,7 @@ class ArticleRevision(models.Model):
     tags = models.JSONField(default=list, blank=True)
     category = models.CharField(max_length=100, blank=True, default="")
     content_hash = models.CharField(max_length=64)
-    agent = models.ForeignKey(
-        "agents.Agent", on_delete=models.PROTECT, null=True, blank=True, related_name="revisions"
-    )
+    agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, null=True, blank=True, related_name="revisions")
     note = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -54,9 +54,7 @@ def article_list(
     if search:
         articles = articles.filter(Q(title__icontains=search) | Q(content_markdown__icontains=search))
     return list(
-        articles.order_by("-created_at", "-id").defer("content_markdown", "content_html")[
-            offset : offset + limit
-        ]
+        articles.order_by("-created_at", "-id").defer("content_markdown", "content_html")[offset : offset + limit]
     )
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +32,7 @@ from sites.exceptions import SiteNotFound
 from sites.models import Site
 from wpublisher.config.schema import PublishingSettings, SystemSettings
 from wpublisher.exceptions import Forbidden, ValidationFailed
+from wpublisher.processes import process_is_dead, process_label
 
 TITLE_MAX = 200
 CATEGORY_MAX = 100
@@ -55,19 +54,13 @@ MOVES: dict[str, Move] = {
     "revise": Move(frozenset({S.PENDING_REVIEW}), S.PENDING_REVIEW, "revised", EventType.ARTICLE_REVISED),
     "approve": Move(frozenset({S.PENDING_REVIEW}), S.PUBLISHING, "approved", EventType.ARTICLE_APPROVED),
     "reject": Move(frozenset({S.PENDING_REVIEW}), S.REJECTED, "rejected", EventType.ARTICLE_REJECTED),
-    "retry_publish": Move(
-        frozenset({S.PUBLISH_FAILED}), S.PUBLISHING, "retried", EventType.PUBLISH_RETRY_REQUESTED
-    ),
+    "retry_publish": Move(frozenset({S.PUBLISH_FAILED}), S.PUBLISHING, "retried", EventType.PUBLISH_RETRY_REQUESTED),
     "publish_start": Move(frozenset({S.PUBLISHING}), S.PUBLISHING, "claimed", EventType.PUBLISH_STARTED),
     "publish_retry_later": Move(
         frozenset({S.PUBLISHING}), S.PUBLISHING, "rescheduled", EventType.PUBLISH_RETRY_SCHEDULED
     ),
-    "publish_succeed": Move(
-        frozenset({S.PUBLISHING}), S.PUBLISHED, "marked published", EventType.PUBLISH_SUCCEEDED
-    ),
-    "publish_fail": Move(
-        frozenset({S.PUBLISHING}), S.PUBLISH_FAILED, "marked failed", EventType.PUBLISH_FAILED
-    ),
+    "publish_succeed": Move(frozenset({S.PUBLISHING}), S.PUBLISHED, "marked published", EventType.PUBLISH_SUCCEEDED),
+    "publish_fail": Move(frozenset({S.PUBLISHING}), S.PUBLISH_FAILED, "marked failed", EventType.PUBLISH_FAILED),
 }
 
 
@@ -125,9 +118,7 @@ def _transition_refused(article_id: int, rule: Move) -> Exception:
             f"article {article_id} is {current['status']}; only {allowed} articles can be {rule.done}"
         )
     revision = current["revision_number"]
-    return ArticleChanged(
-        f"article {article_id} changed meanwhile (now revision {revision}); look at it again"
-    )
+    return ArticleChanged(f"article {article_id} changed meanwhile (now revision {revision}); look at it again")
 
 
 # --- validation ---------------------------------------------------------------------------------------
@@ -357,15 +348,11 @@ def article_revise(
         )
     limits = _limits()
     new_title = article.title if title is None else _clean_title(title)
-    new_content = (
-        article.content_markdown if content_markdown is None else _clean_content(content_markdown, limits)
-    )
+    new_content = article.content_markdown if content_markdown is None else _clean_content(content_markdown, limits)
     new_tags = article.tags if tags is None else _clean_tags(tags, limits)
     new_category = article.category if category is None else _clean_category(category)
     note = _clean_text(note, field="note", limit=NOTE_MAX)
-    new_hash = _content_hash(
-        title=new_title, content_markdown=new_content, tags=new_tags, category=new_category
-    )
+    new_hash = _content_hash(title=new_title, content_markdown=new_content, tags=new_tags, category=new_category)
     if new_hash == article.content_hash:
         raise ValidationFailed("the revision changes nothing", field="content_markdown")
     number = article.revision_number + 1
@@ -435,9 +422,7 @@ def _reviewable(*, reviewer: Reviewer, article_id: int, action: str) -> Article:
     _require_scope(reviewer.agent, "article:review")
     article = _article_for_agent(agent=reviewer.agent, article_id=article_id)
     if article.submitting_agent_id == reviewer.agent.id:
-        raise Forbidden(
-            f"agent {reviewer.agent.id} cannot {action} its own article {article.pk}", field="article_id"
-        )
+        raise Forbidden(f"agent {reviewer.agent.id} cannot {action} its own article {article.pk}", field="article_id")
     return article
 
 
@@ -466,9 +451,7 @@ def article_approve(
     article = _reviewable(reviewer=reviewer, article_id=article_id, action="approve")
     notes = _clean_text(notes, field="reviewer_notes", limit=REASON_MAX)
     if not article.target_site.is_active:
-        raise SiteNotFound(
-            article.target_site_id, field="target_site", detail="is inactive; it cannot be published to"
-        )
+        raise SiteNotFound(article.target_site_id, field="target_site", detail="is inactive; it cannot be published to")
     with transaction.atomic():
         _article_transition(
             article=article,
@@ -557,25 +540,6 @@ def article_retry_publish(
 # --- publish bookkeeping (called by the publishing task) -----------------------------------------------
 
 
-def _claimant() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"[:100]
-
-
-def _claimant_dead(claimed_by: str) -> bool:
-    """True when `claimed_by` names a process of this host that no longer runs. Claims of other hosts
-    cannot be checked from here; they expire with `publish_claim_stale_after`."""
-    host, _, pid = claimed_by.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # alive, owned by another user
-    return False
-
-
 # Claims are taken one at a time so the concurrency limit holds across workers; any constant will do.
 _CLAIM_LOCK_ID = 0x77707562
 
@@ -599,19 +563,15 @@ def article_publish_start(
         return None
     now = timezone.now()
     unclaimed = Q(publish_claimed_at__isnull=True) | Q(publish_claimed_at__lt=now - stale_after)
-    if _claimant_dead(article.publish_claimed_by):
+    if process_is_dead(article.publish_claimed_by):
         # Its worker died on this host (killed, out of memory): take over the very claim we saw.
-        unclaimed |= Q(
-            publish_claimed_by=article.publish_claimed_by, publish_claimed_at=article.publish_claimed_at
-        )
+        unclaimed |= Q(publish_claimed_by=article.publish_claimed_by, publish_claimed_at=article.publish_claimed_at)
     with transaction.atomic():
         _serialize_claims()
         if max_concurrent is not None:
             running = Article.objects.filter(status=S.PUBLISHING, publish_claimed_at__gte=now - stale_after)
             if running.exclude(pk=article_id).count() >= max_concurrent:
-                raise PublishingBusy(
-                    f"{max_concurrent} publishes are running (publishing.max_concurrent_publishes)"
-                )
+                raise PublishingBusy(f"{max_concurrent} publishes are running (publishing.max_concurrent_publishes)")
         try:
             _article_transition(
                 article=article,
@@ -619,7 +579,7 @@ def article_publish_start(
                 guard=unclaimed,
                 fields={
                     "publish_claimed_at": now,
-                    "publish_claimed_by": _claimant(),
+                    "publish_claimed_by": process_label(),
                     "publish_attempts": F("publish_attempts") + 1,
                 },
                 message=f"publishing article {article.pk} to {article.target_site_id} "
@@ -666,9 +626,7 @@ def article_publish_succeed(*, article_id: int, post_id: int, permalink: str) ->
             message=f"article {article.pk} published to {article.target_site_id} as post {post_id}",
             metadata={"post_id": post_id, "permalink": permalink, "attempt": article.publish_attempts},
         )
-        Site.objects.filter(pk=article.target_site_id).update(
-            total_posts_published=F("total_posts_published") + 1
-        )
+        Site.objects.filter(pk=article.target_site_id).update(total_posts_published=F("total_posts_published") + 1)
         Agent.objects.filter(pk=article.submitting_agent_id).update(
             total_articles_published=F("total_articles_published") + 1
         )
@@ -688,9 +646,7 @@ def article_publish_fail(*, article_id: int, error: str) -> Article:
             message=f"publishing article {article.pk} to {article.target_site_id} failed: {error}",
             metadata={"error": error, "attempt": article.publish_attempts},
         )
-        Site.objects.filter(pk=article.target_site_id).update(
-            total_publish_failures=F("total_publish_failures") + 1
-        )
+        Site.objects.filter(pk=article.target_site_id).update(total_publish_failures=F("total_publish_failures") + 1)
     article.refresh_from_db()
     return article
 
@@ -753,9 +709,7 @@ def article_publish(*, article_id: int) -> Article | None:
                 categories=client.term_ids("categories", [category] if category else []),
                 tags=client.term_ids("tags", list(article.tags or site.default_tags)),
             )
-    return article_publish_succeed(
-        article_id=article_id, post_id=int(post["id"]), permalink=post.get("link", "")
-    )
+    return article_publish_succeed(article_id=article_id, post_id=int(post["id"]), permalink=post.get("link", ""))
 
 
 def publish_queue_stale_after(publishing: PublishingSettings) -> timedelta:
@@ -779,13 +733,11 @@ def article_publish_recover(*, enqueue: Callable[[int], Any]) -> list[int]:
         | Q(publish_claimed_at__isnull=True, updated_at__lt=now - publish_queue_stale_after(publishing))
     )
     recovered = []
-    rows = candidates.order_by("pk").values_list(
-        "pk", "target_site_id", "publish_claimed_at", "publish_claimed_by"
-    )
+    rows = candidates.order_by("pk").values_list("pk", "target_site_id", "publish_claimed_at", "publish_claimed_by")
     for article_id, site_id, claimed_at, claimed_by in rows:
         if claimed_at is None:
             why = "its publish task was lost"
-        elif claimed_at < claimed_stale or _claimant_dead(claimed_by):
+        elif claimed_at < claimed_stale or process_is_dead(claimed_by):
             why = "its worker stopped mid-publish"
         else:
             continue  # a worker is publishing it right now

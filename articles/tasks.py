@@ -27,9 +27,7 @@ def retry_delay(*, base: float, retries: int) -> float:
     return base * (2**retries) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
 
 
-@shared_task(
-    bind=True, name="articles.publish_article", acks_late=True, reject_on_worker_lost=True, max_retries=None
-)
+@shared_task(bind=True, name="articles.publish_article", acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def publish_article(self, article_id: int) -> str:
     """Publish one approved article. Safe to run twice: the claim and the slug lookup see to that."""
     from wpublisher.config.services import config_current
@@ -51,9 +49,7 @@ def publish_article(self, article_id: int) -> str:
     except Exception as error:
         # A bug or a surprising answer must not leave the article stuck in publishing.
         logger.exception("publishing article %s failed unexpectedly", article_id)
-        article_publish_fail(
-            article_id=article_id, error=f"unexpected error: {type(error).__name__}: {error}"
-        )
+        article_publish_fail(article_id=article_id, error=f"unexpected error: {type(error).__name__}: {error}")
         return "failed"
     return "skipped" if article is None else article.status
 

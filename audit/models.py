@@ -24,6 +24,9 @@ class EventType(models.TextChoices):
     KEY_CREATED = "key_created"
     KEY_ROTATED = "key_rotated"
     KEY_REVOKED = "key_revoked"
+    AGENT_CONNECTED = "agent_connected"
+    AGENT_DISCONNECTED = "agent_disconnected"
+    RATE_LIMITED = "rate_limited"
     ARTICLE_SUBMITTED = "article_submitted"
     ARTICLE_REVISED = "article_revised"
     ARTICLE_APPROVED = "article_approved"
@@ -49,6 +52,9 @@ EVENT_CATEGORIES: dict[str, str] = {
             EventType.KEY_CREATED,
             EventType.KEY_ROTATED,
             EventType.KEY_REVOKED,
+            EventType.AGENT_CONNECTED,
+            EventType.AGENT_DISCONNECTED,
+            EventType.RATE_LIMITED,
         ],
         Category.AUTH,
     ),
@@ -89,9 +95,7 @@ class AuditLog(models.Model):
     agent_id = models.CharField(max_length=50, blank=True, default="")
     article_id = models.BigIntegerField(null=True, blank=True)
     site_id = models.CharField(max_length=50, blank=True, default="")
-    username = models.CharField(
-        max_length=150, blank=True, default="", help_text="Reviewer, when a person acted"
-    )
+    username = models.CharField(max_length=150, blank=True, default="", help_text="Reviewer, when a person acted")
     message = models.CharField(max_length=1000)
     metadata = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)

@@ -37,9 +37,7 @@ def main() -> None:
     from agents.models import Agent
     from agents.services import agent_authenticate, agent_key_create
 
-    Agent.objects.get_or_create(
-        id="bench", defaults={"name": "bench", "role": "bench", "scopes": ["article:submit"]}
-    )
+    Agent.objects.get_or_create(id="bench", defaults={"name": "bench", "role": "bench", "scopes": ["article:submit"]})
     _, token = agent_key_create(agent_id="bench")
 
     services._verified.clear()  # as a process that has never seen this key

@@ -24,13 +24,9 @@ class Site(models.Model):
     idle_timeout = models.PositiveIntegerField(default=300)
     health_check_interval = models.PositiveIntegerField(default=60)
     is_default = models.BooleanField(default=False)
-    position = models.PositiveIntegerField(
-        default=0, help_text="Order in sites.yml; the first is the default"
-    )
+    position = models.PositiveIntegerField(default=0, help_text="Order in sites.yml; the first is the default")
     is_active = models.BooleanField(default=True)
-    health_status = models.CharField(
-        max_length=10, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN
-    )
+    health_status = models.CharField(max_length=10, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN)
     health_message = models.CharField(max_length=500, blank=True, default="")
     health_latency_ms = models.FloatField(null=True, blank=True)
     last_health_check = models.DateTimeField(null=True, blank=True)

@@ -45,9 +45,7 @@ class WordPressClient:
         self.site = site
         self.timeout = timeout
         self.session = requests.Session()
-        adapter = HTTPAdapter(
-            pool_connections=1, pool_maxsize=site.max_connections, pool_block=True, max_retries=0
-        )
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=site.max_connections, pool_block=True, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.auth = (site.username, site.app_password)
@@ -93,9 +91,7 @@ class WordPressClient:
             ) from None
         except requests.exceptions.ConnectionError as error:
             detail = "connection refused" if "refused" in str(error).lower() else "connection failed"
-            raise WordPressError(
-                f"site {self.site.id} unreachable at {url}: {detail}", retryable=True
-            ) from None
+            raise WordPressError(f"site {self.site.id} unreachable at {url}: {detail}", retryable=True) from None
         except requests.exceptions.Timeout:
             raise WordPressError(
                 f"site {self.site.id} timed out at {url}: no answer within {read_timeout:g}s", retryable=True
@@ -185,10 +181,7 @@ class WordPressClient:
 
 
 def _same_term(term: dict, name: str) -> bool:
-    return (
-        html.unescape(term.get("name", "")).casefold() == name.casefold()
-        or term.get("slug") == name.casefold()
-    )
+    return html.unescape(term.get("name", "")).casefold() == name.casefold() or term.get("slug") == name.casefold()
 
 
 def _refused_as_anonymous(data: dict) -> bool:

@@ -54,6 +54,10 @@ HOST = os.environ.get("HOST", "127.0.0.1")
 PORT = int(os.environ.get("PORT", "8000"))
 ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
+# The MCP endpoints check Host and Origin themselves (DNS rebinding protection); a port may be "*".
+MCP_ALLOWED_HOSTS = _env_list("MCP_ALLOWED_HOSTS", "127.0.0.1:*,localhost:*,[::1]:*")
+MCP_ALLOWED_ORIGINS = _env_list("MCP_ALLOWED_ORIGINS", "http://127.0.0.1:*,http://localhost:*,http://[::1]:*")
+MCP_ISSUER_URL = os.environ.get("MCP_ISSUER_URL", f"http://{HOST}:{PORT}")
 
 INSTALLED_APPS = [
     "daphne",
@@ -136,9 +140,7 @@ BROKER_DIR = DATA_DIR / "broker"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     for _folder in ("queue", "control"):

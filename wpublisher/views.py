@@ -32,11 +32,7 @@ def _broker() -> dict:
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-        return {
-            "transport": conn.transport_cls
-            if isinstance(conn.transport_cls, str)
-            else conn.transport.driver_name
-        }
+        return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_name}
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -44,8 +40,6 @@ def health(request: HttpRequest) -> JsonResponse:
     checks = {"database": _check(_database), "broker": _check(_broker)}
     config = config_status()
     healthy = checks["database"]["status"] == "ok"
-    overall = (
-        "ok" if healthy and checks["broker"]["status"] == "ok" and config["status"] == "ok" else "degraded"
-    )
+    overall = "ok" if healthy and checks["broker"]["status"] == "ok" and config["status"] == "ok" else "degraded"
     body = {"status": overall if healthy else "error", "version": __version__, **checks, "config": config}
     return JsonResponse(body, status=200 if healthy else 503)

@@ -45,9 +45,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("key_id", models.CharField(max_length=40, unique=True)),
                 ("key_hash", models.CharField(max_length=100)),
@@ -60,16 +58,12 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "origin",
-                    models.CharField(
-                        blank=True, default="", help_text="Where it was defined", max_length=200
-                    ),
+                    models.CharField(blank=True, default="", help_text="Where it was defined", max_length=200),
                 ),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 (
                     "not_after",
-                    models.DateTimeField(
-                        blank=True, help_text="Stops working after (rotation grace)", null=True
-                    ),
+                    models.DateTimeField(blank=True, help_text="Stops working after (rotation grace)", null=True),
                 ),
                 ("revoked_at", models.DateTimeField(blank=True, null=True)),
                 ("revoked_reason", models.CharField(blank=True, default="", max_length=100)),

@@ -20,17 +20,13 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("title", models.CharField(max_length=200)),
                 ("content_markdown", models.TextField()),
                 (
                     "content_html",
-                    models.TextField(
-                        help_text="Sanitized HTML: what the console shows and WordPress receives"
-                    ),
+                    models.TextField(help_text="Sanitized HTML: what the console shows and WordPress receives"),
                 ),
                 ("tags", models.JSONField(blank=True, default=list)),
                 ("category", models.CharField(blank=True, default="", max_length=100)),
@@ -115,9 +111,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 ("number", models.PositiveIntegerField()),
                 ("title", models.CharField(max_length=200)),
@@ -160,9 +154,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="article",
-            index=models.Index(
-                fields=["status", "-updated_at", "submitting_agent"], name="article_status_updated"
-            ),
+            index=models.Index(fields=["status", "-updated_at", "submitting_agent"], name="article_status_updated"),
         ),
         migrations.AddIndex(
             model_name="article",

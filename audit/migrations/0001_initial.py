@@ -14,9 +14,7 @@ class Migration(migrations.Migration):
             fields=[
                 (
                     "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
+                    models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
                 ),
                 (
                     "event_type",
@@ -71,9 +69,7 @@ class Migration(migrations.Migration):
                 ("site_id", models.CharField(blank=True, default="", max_length=50)),
                 (
                     "username",
-                    models.CharField(
-                        blank=True, default="", help_text="Reviewer, when a person acted", max_length=150
-                    ),
+                    models.CharField(blank=True, default="", help_text="Reviewer, when a person acted", max_length=150),
                 ),
                 ("message", models.CharField(max_length=1000)),
                 ("metadata", models.JSONField(blank=True, default=dict)),

@@ -24,9 +24,7 @@ class Migration(migrations.Migration):
                 ("is_default", models.BooleanField(default=False)),
                 (
                     "position",
-                    models.PositiveIntegerField(
-                        default=0, help_text="Order in sites.yml; the first is the default"
-                    ),
+                    models.PositiveIntegerField(default=0, help_text="Order in sites.yml; the first is the default"),
                 ),
                 ("is_active", models.BooleanField(default=True)),
                 (

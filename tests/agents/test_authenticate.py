@@ -94,9 +94,7 @@ def test_rotation_keeps_the_old_key_during_the_grace_then_stops_it(writer_key):
     assert agent_authenticate(token=writer_key).id == "writer"
     assert agent_authenticate(token=new_token).id == "writer"
     # The grace ends.
-    ApiKey.objects.exclude(pk=key.pk).filter(agent_id="writer").update(
-        not_after=timezone.now() - timedelta(seconds=1)
-    )
+    ApiKey.objects.exclude(pk=key.pk).filter(agent_id="writer").update(not_after=timezone.now() - timedelta(seconds=1))
     with pytest.raises(AuthFailed) as raised:
         agent_authenticate(token=writer_key)
     assert raised.value.reason == "key expired"
@@ -128,9 +126,7 @@ def test_a_key_removed_from_yaml_fails_on_its_next_use(writer_key, config_files)
 
 def test_a_key_revoked_by_a_person_stays_revoked_across_reloads(writer_key, config_files):
     agent_key_revoke(agent_id="writer")
-    config_files.write(
-        agents=[agent_entry("writer", key=writer_key)], sites=[site_entry("blog"), site_entry("other")]
-    )
+    config_files.write(agents=[agent_entry("writer", key=writer_key)], sites=[site_entry("blog"), site_entry("other")])
     assert config_reload().ok
     with pytest.raises(AuthFailed):
         agent_authenticate(token=writer_key)
@@ -152,9 +148,7 @@ def test_literal_keys_of_the_seed_form_work(loaded_config):
 
 def test_keys_given_as_hashes_and_in_api_keys_txt_work(loaded_config):
     hashed_key, listed_key = new_key(), new_key()
-    spec = key_module.hash_spec_format(
-        key_module.key_lookup_id(hashed_key), key_module.key_hash(hashed_key, rounds=4)
-    )
+    spec = key_module.hash_spec_format(key_module.key_lookup_id(hashed_key), key_module.key_hash(hashed_key, rounds=4))
     hashed_agent = {"id": "hashed", "name": "H", "role": "editor", "api_key_hash": spec}
     loaded_config(
         agents=[hashed_agent],

@@ -91,9 +91,7 @@ def test_values_at_the_limits_are_accepted(writer):
 
 def test_content_limit_follows_system_yml(loaded_config, writer):
     loaded_config(
-        agents=[
-            {"id": "writer", "name": "W", "role": "r", "api_key": "k" * 8 + "abcdefghijklmnopqrstuvwxyz"}
-        ],
+        agents=[{"id": "writer", "name": "W", "role": "r", "api_key": "k" * 8 + "abcdefghijklmnopqrstuvwxyz"}],
         sites=[
             {
                 "id": "tech-blog",
@@ -156,9 +154,7 @@ def test_a_bad_revision_changes_nothing(writer):
     article = services.article_submit(agent=writer, **GOOD)
     before = rows()
     with pytest.raises(DomainError, match="at most 20 tags"):
-        services.article_revise(
-            agent=writer, article_id=article.pk, title="New", tags=[str(i) for i in range(30)]
-        )
+        services.article_revise(agent=writer, article_id=article.pk, title="New", tags=[str(i) for i in range(30)])
     article.refresh_from_db()
     assert (article.title, article.revision_number) == ("A title", 1)
     assert rows() == before
@@ -170,6 +166,4 @@ def test_reject_needs_a_reason(writer):
 
     article = services.article_submit(agent=writer, **GOOD)
     with pytest.raises(ValidationFailed, match="rejection_reason is required"):
-        services.article_reject(
-            reviewer=Reviewer(user=UserFactory()), article_id=article.pk, rejection_reason="  "
-        )
+        services.article_reject(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, rejection_reason="  ")

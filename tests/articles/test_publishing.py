@@ -54,9 +54,7 @@ def approve(article, capture):
 
 
 def audit_events(article) -> list[str]:
-    return list(
-        AuditLog.objects.filter(article_id=article.pk).order_by("id").values_list("event_type", flat=True)
-    )
+    return list(AuditLog.objects.filter(article_id=article.pk).order_by("id").values_list("event_type", flat=True))
 
 
 def test_approved_article_is_published_with_sanitized_html_category_and_tags(
@@ -77,15 +75,8 @@ def test_approved_article_is_published_with_sanitized_html_category_and_tags(
     assert post["title"] == "Hello World" and post["status"] == "publish"
     assert post["slug"] == services.post_slug(article)
     assert re.fullmatch(rf"hello-world-{article.pk}-[0-9a-f]{{8}}", post["slug"])
-    assert (
-        "script" not in post["content"]
-        and "onerror" not in post["content"]
-        and "javascript:" not in post["content"]
-    )
-    assert (
-        post["tags"] == [9, fake_wp.terms["tags"][-1]["id"]]
-        and fake_wp.terms["tags"][-1]["name"] == "new tag"
-    )
+    assert "script" not in post["content"] and "onerror" not in post["content"] and "javascript:" not in post["content"]
+    assert post["tags"] == [9, fake_wp.terms["tags"][-1]["id"]] and fake_wp.terms["tags"][-1]["name"] == "new tag"
     assert post["categories"] == [fake_wp.terms["categories"][-1]["id"]]
     assert (article.wordpress_post_id, article.wordpress_permalink) == (post["id"], post["link"])
     assert Site.objects.get(pk="blog").total_posts_published == 1
@@ -157,18 +148,14 @@ def test_a_refusal_fails_at_once_without_retries(setup, fake_wp, django_capture_
     assert fake_wp.count("POST", "/posts") == 1
 
 
-def test_a_wrong_password_fails_with_the_authentication_message(
-    setup, fake_wp, django_capture_on_commit_callbacks
-):
+def test_a_wrong_password_fails_with_the_authentication_message(setup, fake_wp, django_capture_on_commit_callbacks):
     writer = setup(app_password="wrong pass word abcd efgh")
     article = approve(
         services.article_submit(agent=writer, title="T", content_markdown="x"),
         django_capture_on_commit_callbacks,
     )
     assert article.status == S.PUBLISH_FAILED
-    assert (
-        article.publish_error_message == "authentication failed for site blog (check username/app_password)"
-    )
+    assert article.publish_error_message == "authentication failed for site blog (check username/app_password)"
 
 
 def test_a_post_created_by_a_dead_attempt_is_reused_not_duplicated(setup, fake_wp, monkeypatch):

@@ -71,9 +71,7 @@ def test_a_task_delivered_twice_at_once_posts_once(deployment, real_wordpress):
     deployment.start_worker(concurrency=2, preload=slow)
     result = published(deployment, article_id)
     assert result["status"] == "published", result["error"]
-    deployment.wait_for(
-        lambda: deployment.worker_log().count("articles.publish_article[") >= 4, 30, "both tasks"
-    )
+    deployment.wait_for(lambda: deployment.worker_log().count("articles.publish_article[") >= 4, 30, "both tasks")
     assert "succeeded in" in deployment.worker_log() and "'skipped'" in deployment.worker_log()
     assert result["starts"] == 1
     assert [p["id"] for p in real_wordpress.posts_with_slug("wp1", result["slug"])] == [result["post_id"]]
@@ -122,9 +120,7 @@ def test_a_whole_worker_killed_mid_publish_is_recovered_by_a_new_worker(deployme
     assert state(deployment, article_id)["status"] == "publishing"
     deployment.start_worker(pool="solo")
     # celery beat runs this every minute; here it is run once by hand.
-    recovered = deployment.run(
-        "from articles.tasks import recover_stuck_publishes\nresult = recover_stuck_publishes()"
-    )
+    recovered = deployment.run("from articles.tasks import recover_stuck_publishes\nresult = recover_stuck_publishes()")
     assert recovered == 1
     result = published(deployment, article_id)
     assert result["status"] == "published", result["error"]

@@ -50,14 +50,10 @@ def submit(agent, **fields):
 
 
 def events(article) -> list[str]:
-    return list(
-        AuditLog.objects.filter(article_id=article.pk).order_by("id").values_list("event_type", flat=True)
-    )
+    return list(AuditLog.objects.filter(article_id=article.pk).order_by("id").values_list("event_type", flat=True))
 
 
-def test_submit_stores_article_first_revision_counter_and_audit(
-    site, writer, django_capture_on_commit_callbacks
-):
+def test_submit_stores_article_first_revision_counter_and_audit(site, writer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         article = submit(writer, tags="python, Django, python", agent_metadata={"model": "x"})
     article.refresh_from_db()
@@ -85,11 +81,7 @@ def test_approve_moves_to_publishing_queues_the_publish_and_audits(
     assert approved.approved_content_hash == approved.content_hash
     assert queued == [article.pk]
     row = AuditLog.objects.get(article_id=article.pk, event_type="article_approved")
-    assert (
-        row.username == "alice"
-        and row.metadata["from"] == "pending_review"
-        and row.metadata["to"] == "publishing"
-    )
+    assert row.username == "alice" and row.metadata["from"] == "pending_review" and row.metadata["to"] == "publishing"
 
 
 def test_nothing_is_queued_when_the_approval_rolls_back(
@@ -111,9 +103,7 @@ def test_reject_records_the_reason(site, writer, person):
     assert events(article) == ["article_submitted", "article_rejected"]
 
 
-def test_full_publish_cycle_with_failure_and_retry(
-    site, writer, person, queued, django_capture_on_commit_callbacks
-):
+def test_full_publish_cycle_with_failure_and_retry(site, writer, person, queued, django_capture_on_commit_callbacks):
     article = submit(writer)
     services.article_approve(reviewer=person, article_id=article.pk)
     claimed = services.article_publish_start(article_id=article.pk, stale_after=timedelta(minutes=5))
@@ -189,10 +179,7 @@ ACCEPTS = {
     "fail": ({S.PUBLISHING}, "marked failed"),
 }
 FORBIDDEN = [
-    (status, action)
-    for action, (sources, _) in ACCEPTS.items()
-    for status in S.values
-    if status not in sources
+    (status, action) for action, (sources, _) in ACCEPTS.items() for status in S.values if status not in sources
 ]
 
 
@@ -202,14 +189,10 @@ def test_every_forbidden_move_says_what_the_article_is_and_what_is_allowed(statu
     owner = article.submitting_agent
     calls = {
         "approve": lambda: services.article_approve(reviewer=person, article_id=article.pk),
-        "reject": lambda: services.article_reject(
-            reviewer=person, article_id=article.pk, rejection_reason="x"
-        ),
+        "reject": lambda: services.article_reject(reviewer=person, article_id=article.pk, rejection_reason="x"),
         "revise": lambda: services.article_revise(agent=owner, article_id=article.pk, title="New title"),
         "retry": lambda: services.article_retry_publish(article_id=article.pk, user=person.user),
-        "retry_later": lambda: services.article_publish_retry_later(
-            article_id=article.pk, error="x", delay_seconds=1
-        ),
+        "retry_later": lambda: services.article_publish_retry_later(article_id=article.pk, error="x", delay_seconds=1),
         "succeed": lambda: services.article_publish_succeed(article_id=article.pk, post_id=1, permalink=""),
         "fail": lambda: services.article_publish_fail(article_id=article.pk, error="x"),
     }
@@ -249,18 +232,14 @@ def test_an_agent_never_approves_its_own_article(site):
     assert article.status == S.PENDING_REVIEW
 
 
-def test_an_agent_reviews_others_only_with_the_review_scope(
-    site, writer, queued, django_capture_on_commit_callbacks
-):
+def test_an_agent_reviews_others_only_with_the_review_scope(site, writer, queued, django_capture_on_commit_callbacks):
     article = submit(writer)
     seo = AgentFactory(id="seo")
     with pytest.raises(Forbidden, match="agent seo lacks the scope article:review"):
         services.article_approve(reviewer=Reviewer(agent=seo), article_id=article.pk)
     editor = AgentFactory(id="editor", scopes=["article:read", "article:review"])
     with django_capture_on_commit_callbacks(execute=True):
-        approved = services.article_approve(
-            reviewer=Reviewer(agent=editor), article_id=article.pk, notes="ok"
-        )
+        approved = services.article_approve(reviewer=Reviewer(agent=editor), article_id=article.pk, notes="ok")
     assert approved.publishing_agent_id == "editor" and approved.reviewed_by is None
     assert queued == [article.pk]
     assert AuditLog.objects.get(event_type="article_approved").agent_id == "editor"
@@ -274,9 +253,7 @@ def test_revisions_keep_every_version_with_its_author(site, writer):
     assert revised.revision_number == 3
     assert revised.title == "Draft: 10 tips"
     assert revised.content_html == "<p>Better <em>body</em></p>"
-    rows = list(
-        ArticleRevision.objects.filter(article=article).values_list("number", "agent_id", "title", "note")
-    )
+    rows = list(ArticleRevision.objects.filter(article=article).values_list("number", "agent_id", "title", "note"))
     assert rows == [
         (1, writer.id, "Draft", "submitted"),
         (2, "seo", "Draft: 10 tips", "SEO title"),

@@ -46,9 +46,7 @@ def test_no_secret_reaches_an_audit_row_or_a_log_line(loaded_config, config_file
         content_markdown=f"Password: {CANARY_PASSWORD}",
         agent_metadata={"note": CANARY_KEY},
     )
-    articles.article_approve(
-        reviewer=Reviewer(user=UserFactory()), article_id=article.pk, notes=CANARY_PASSWORD
-    )
+    articles.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, notes=CANARY_PASSWORD)
     _, rotated = agent_key_rotate(agent_id="writer", grace_seconds=0)
     agent_key_revoke(agent_id="writer")
     config_files.write_text("sites.yml", f"sites:\n  - id: blog\n    app_password: {CANARY_PASSWORD}\n")
@@ -90,9 +88,7 @@ def test_retention_deletes_only_rows_older_than_the_limit():
     AuditLog.objects.filter(pk=old.pk).update(timestamp=timezone.now() - timedelta(days=91))
     AuditLog.objects.filter(pk=recent.pk).update(timestamp=timezone.now() - timedelta(days=89))
     assert audit_retention_apply(days=90, batch_size=1) == 1
-    assert list(AuditLog.objects.filter(event_type="auth_failed").values_list("message", flat=True)) == [
-        "recent"
-    ]
+    assert list(AuditLog.objects.filter(event_type="auth_failed").values_list("message", flat=True)) == ["recent"]
     applied = AuditLog.objects.get(event_type="audit_retention_applied")
     assert applied.metadata["deleted"] == 1
 

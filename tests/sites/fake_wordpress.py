@@ -45,9 +45,7 @@ class FakeWordPress:
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def api_url(self) -> str:
@@ -74,9 +72,7 @@ class FakeWordPress:
         self._next_id += 1
         return self._next_id
 
-    def handle(
-        self, method: str, route: str, query: dict, body: dict | None, authorized: bool
-    ) -> tuple[int, object]:
+    def handle(self, method: str, route: str, query: dict, body: dict | None, authorized: bool) -> tuple[int, object]:
         if route == "/users/me":
             if not authorized:
                 return 401, {
@@ -164,15 +160,11 @@ class FakeWordPress:
                     fake.calls.append((method, route))
                     fake.client_ports.append(self.client_address[1])
                     fake.user_agents.add(self.headers.get("User-Agent", ""))
-                    failure = (
-                        fake.failures[(method, route)].pop(0) if fake.failures[(method, route)] else None
-                    )
+                    failure = fake.failures[(method, route)].pop(0) if fake.failures[(method, route)] else None
                 if failure:
                     time.sleep(failure.delay)
                     status = failure.status
-                    payload = (
-                        failure.body if failure.body is not None else {"code": "fake", "message": "injected"}
-                    )
+                    payload = failure.body if failure.body is not None else {"code": "fake", "message": "injected"}
                 else:
                     with fake._lock:
                         status, payload = fake.handle(method, route, parse_qs(url.query), body, authorized)

@@ -72,9 +72,7 @@ def test_a_slow_answer_is_a_warning(site, fake_wp, monkeypatch):
     monkeypatch.setattr(services, "SLOW_ANSWER_MS", 100.0)
     fake_wp.fail("GET", "/users/me", Failure(status=200, body={"slug": "publisher"}, delay=0.3))
     result = services.site_health_check(site_id=site_id)
-    assert result.health_status == "warning" and result.health_message.startswith(
-        "slow: authenticated as publisher in"
-    )
+    assert result.health_status == "warning" and result.health_message.startswith("slow: authenticated as publisher in")
 
 
 def test_changes_are_audited_once(site, fake_wp):
@@ -84,9 +82,7 @@ def test_changes_are_audited_once(site, fake_wp):
     fake_wp.fail("GET", "/users/me", Failure(status=503))
     services.site_health_check(site_id=site_id)
     changes = list(
-        AuditLog.objects.filter(event_type="site_health_changed")
-        .order_by("id")
-        .values_list("message", "severity")
+        AuditLog.objects.filter(event_type="site_health_changed").order_by("id").values_list("message", "severity")
     )
     assert [c[1] for c in changes] == ["info", "warning"]
     assert changes[0][0] == "site blog is healthy (was unknown): authenticated as publisher"

@@ -28,8 +28,7 @@ XSS = (
 def wordpress(loaded_config, real_wordpress, eager):
     def load(*, publishing=None, **site_overrides):
         sites = [
-            real_wordpress.site_entry(site_id, **site_overrides.get(site_id, {}))
-            for site_id in ("wp1", "wp2", "wp3")
+            real_wordpress.site_entry(site_id, **site_overrides.get(site_id, {})) for site_id in ("wp1", "wp2", "wp3")
         ]
         loaded_config(
             agents=[agent_entry("writer")],
@@ -79,31 +78,22 @@ def test_an_approved_article_lands_once_on_its_site_and_nowhere_else(
         assert payload not in content
     # The existing tag was reused by id, the missing one and the category were created.
     assert existing_tag["id"] in post["tags"] and len(post["tags"]) == 2
-    tag_names = {
-        t["name"] for t in real_wordpress.get("wp2", "/tags", include=",".join(map(str, post["tags"])))
-    }
+    tag_names = {t["name"] for t in real_wordpress.get("wp2", "/tags", include=",".join(map(str, post["tags"])))}
     assert tag_names == {existing_tag["name"], new_tag}
     (created,) = real_wordpress.get("wp2", "/categories", include=str(post["categories"][0]))
     assert created["name"] == category and post["categories"] == [created["id"]]
-    assert (
-        real_wordpress.posts_with_slug("wp1", slug) == []
-        and real_wordpress.posts_with_slug("wp3", slug) == []
-    )
+    assert real_wordpress.posts_with_slug("wp1", slug) == [] and real_wordpress.posts_with_slug("wp3", slug) == []
 
 
-def test_the_sites_default_category_and_tags_apply(
-    wordpress, real_wordpress, django_capture_on_commit_callbacks
-):
+def test_the_sites_default_category_and_tags_apply(wordpress, real_wordpress, django_capture_on_commit_callbacks):
     category, tag = unique("Default category"), unique("default-tag")
     writer = wordpress(wp3={"default_category": category, "default_tags": [tag]})
-    article = services.article_submit(
-        agent=writer, title=unique("Defaults"), content_markdown="x", target_site="wp3"
-    )
+    article = services.article_submit(agent=writer, title=unique("Defaults"), content_markdown="x", target_site="wp3")
     article = approve(article.pk, django_capture_on_commit_callbacks)
     (post,) = real_wordpress.posts_with_slug("wp3", services.post_slug(article))
-    assert [
-        c["name"] for c in real_wordpress.get("wp3", "/categories", include=str(post["categories"][0]))
-    ] == [category]
+    assert [c["name"] for c in real_wordpress.get("wp3", "/categories", include=str(post["categories"][0]))] == [
+        category
+    ]
     assert [t["name"] for t in real_wordpress.get("wp3", "/tags", include=str(post["tags"][0]))] == [tag]
 
 
@@ -111,18 +101,14 @@ def test_a_stopped_site_fails_after_the_retries_and_publishes_once_when_back(
     wordpress, real_wordpress, django_capture_on_commit_callbacks
 ):
     writer = wordpress()
-    article = services.article_submit(
-        agent=writer, title=unique("Down"), content_markdown="x", target_site="wp1"
-    )
+    article = services.article_submit(agent=writer, title=unique("Down"), content_markdown="x", target_site="wp1")
     real_wordpress.stop("wp1")
     try:
         article = approve(article.pk, django_capture_on_commit_callbacks)
         assert article.status == S.PUBLISH_FAILED
         assert article.publish_error_message.startswith("site wp1 unreachable at http://127.0.0.1:")
         assert article.publish_error_message.endswith("connection refused")
-        assert (
-            AuditLog.objects.filter(article_id=article.pk, event_type="publish_retry_scheduled").count() == 2
-        )
+        assert AuditLog.objects.filter(article_id=article.pk, event_type="publish_retry_scheduled").count() == 2
     finally:
         real_wordpress.start("wp1")
     with django_capture_on_commit_callbacks(execute=True):
@@ -132,9 +118,7 @@ def test_a_stopped_site_fails_after_the_retries_and_publishes_once_when_back(
     assert len(real_wordpress.posts_with_slug("wp1", services.post_slug(article))) == 1
 
 
-def test_a_wrong_application_password_fails_publishing_and_health(
-    wordpress, django_capture_on_commit_callbacks
-):
+def test_a_wrong_application_password_fails_publishing_and_health(wordpress, django_capture_on_commit_callbacks):
     writer = wordpress(wp1={"app_password": "aaaa bbbb cccc dddd eeee ffff"})
     article = services.article_submit(
         agent=writer, title=unique("Wrong password"), content_markdown="x", target_site="wp1"

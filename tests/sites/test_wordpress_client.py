@@ -55,10 +55,7 @@ def test_a_slow_site_times_out_with_the_limit_named(fake_wp):
     fake_wp.fail("GET", "/users/me", Failure(status=200, body={}, delay=1.5))
     with pytest.raises(WordPressError) as raised:
         client_for(fake_wp, timeout=0.5).me()
-    assert (
-        raised.value.message
-        == f"site tech-blog timed out at {fake_wp.api_url}/users/me: no answer within 0.5s"
-    )
+    assert raised.value.message == f"site tech-blog timed out at {fake_wp.api_url}/users/me: no answer within 0.5s"
     assert raised.value.retryable
 
 
@@ -66,13 +63,9 @@ def test_a_slow_site_times_out_with_the_limit_named(fake_wp):
     ("status", "retryable"), [(429, True), (500, True), (502, True), (503, True), (404, False), (400, False)]
 )
 def test_which_answers_are_worth_a_retry(fake_wp, status, retryable):
-    fake_wp.fail(
-        "POST", "/posts", Failure(status=status, body={"code": "some_code", "message": "Some message."})
-    )
+    fake_wp.fail("POST", "/posts", Failure(status=status, body={"code": "some_code", "message": "Some message."}))
     with pytest.raises(WordPressError) as raised:
-        client_for(fake_wp).post_create(
-            title="t", content="c", status="publish", slug="s", categories=[], tags=[]
-        )
+        client_for(fake_wp).post_create(title="t", content="c", status="publish", slug="s", categories=[], tags=[])
     assert raised.value.retryable is retryable
     assert raised.value.message == (
         f"site tech-blog answered HTTP {status} to POST {fake_wp.api_url}/posts some_code: Some message."
@@ -102,9 +95,7 @@ def test_html_entities_in_term_names_match(fake_wp):
 
 
 def test_a_time_budget_bounds_all_the_calls_together(fake_wp):
-    fake_wp.fail(
-        "GET", "/users/me", Failure(status=200, body={}, delay=0.6), Failure(status=200, body={}, delay=0.6)
-    )
+    fake_wp.fail("GET", "/users/me", Failure(status=200, body={}, delay=0.6), Failure(status=200, body={}, delay=0.6))
     client = client_for(fake_wp, timeout=5)
     with pytest.raises(WordPressError) as raised, time_budget(1.0):
         client.me()
@@ -123,8 +114,12 @@ def test_connections_are_reused_and_dropped_after_the_idle_timeout(fake_wp):
     import time
 
     site = SiteConfig(
-        id="tech-blog", name="Tech", api_url=fake_wp.api_url, username="publisher",
-        app_password=fake_wp.password, idle_timeout=1,
+        id="tech-blog",
+        name="Tech",
+        api_url=fake_wp.api_url,
+        username="publisher",
+        app_password=fake_wp.password,
+        idle_timeout=1,
     )
     client = WordPressClient(site, timeout=5)
     client.me()
@@ -139,8 +134,12 @@ def test_the_pool_never_opens_more_than_max_connections(fake_wp):
     from concurrent.futures import ThreadPoolExecutor
 
     site = SiteConfig(
-        id="tech-blog", name="Tech", api_url=fake_wp.api_url, username="publisher",
-        app_password=fake_wp.password, max_connections=2,
+        id="tech-blog",
+        name="Tech",
+        api_url=fake_wp.api_url,
+        username="publisher",
+        app_password=fake_wp.password,
+        max_connections=2,
     )
     client = WordPressClient(site, timeout=5)
     fake_wp.fail("GET", "/users/me", *[Failure(status=200, body={}, delay=0.2)] * 6)

@@ -22,15 +22,25 @@ PYTHON = sys.executable
 
 class Deployment:
     def __init__(
-        self, directory: Path, *, agents: list[dict], sites: list[dict], publishing: dict | None = None
+        self,
+        directory: Path,
+        *,
+        agents: list[dict],
+        sites: list[dict],
+        publishing: dict | None = None,
+        global_settings: dict | None = None,
+        system: dict | None = None,
     ):
         self.directory = directory
         self.config_dir = directory / "config"
         self.config_dir.mkdir(parents=True)
-        (self.config_dir / "agents.yml").write_text(yaml.safe_dump({"agents": agents}))
-        (self.config_dir / "sites.yml").write_text(
-            yaml.safe_dump({"sites": sites, "publishing": publishing or {}})
-        )
+        agents_doc = {"agents": agents, "global_settings": global_settings or {}}
+        (self.config_dir / "agents.yml").write_text(yaml.safe_dump(agents_doc))
+        (self.config_dir / "sites.yml").write_text(yaml.safe_dump({"sites": sites, "publishing": publishing or {}}))
+        if system:
+            (self.config_dir / "system.yml").write_text(yaml.safe_dump(system))
+        self.web: subprocess.Popen | None = None
+        self.port: int | None = None
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "DJANGO_SETTINGS"))},
             "WPUBLISHER_DATA_DIR": str(directory / "data"),
@@ -88,9 +98,7 @@ class Deployment:
         line = next(line for line in reversed(out.splitlines()) if line.startswith("RESULT="))
         return json.loads(line.removeprefix("RESULT="))
 
-    def start_worker(
-        self, *, concurrency: int = 1, pool: str = "prefork", preload: str = ""
-    ) -> subprocess.Popen:
+    def start_worker(self, *, concurrency: int = 1, pool: str = "prefork", preload: str = "") -> subprocess.Popen:
         """A Celery worker. `preload` is Python run in the worker before it starts (a test's sabotage)."""
         argv = [
             "celery",
@@ -125,6 +133,41 @@ class Deployment:
         self.wait_for(lambda: "ready." in Path(log.name).read_text(), 60, "the worker to start")
         return worker
 
+    def start_web(self) -> str:
+        """The web server (daphne) on a free port; returns its base URL once /health answers."""
+        import socket
+        import urllib.request
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        log = (self.directory / "web.log").open("w")
+        self.web = subprocess.Popen(
+            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "wpublisher.asgi:application"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+        def up() -> bool:
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2):
+                    return True
+            except OSError:
+                return self.web.poll() is not None and _raise(f"the web server exited:\n{self.web_log()[-3000:]}")
+
+        self.wait_for(up, 60, "the web server to answer /health")
+        return self.url
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def web_log(self) -> str:
+        return (self.directory / "web.log").read_text()
+
     def worker_log(self, index: int = 0) -> str:
         return (self.directory / f"worker-{index}.log").read_text()
 
@@ -139,7 +182,7 @@ class Deployment:
         raise AssertionError(f"timed out waiting for {what}")
 
     def close(self) -> None:
-        for worker in self.workers:
+        for worker in [*self.workers, *([self.web] if self.web else [])]:
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGTERM)
                 try:
@@ -151,3 +194,7 @@ class Deployment:
             self._admin_sql(f'DROP DATABASE IF EXISTS "{self._database}" WITH (FORCE)')
         if os.environ.get("REDIS_URL"):
             self.redis_flush()
+
+
+def _raise(message: str) -> bool:
+    raise AssertionError(message)

@@ -31,9 +31,7 @@ def test_sync_creates_agents_and_sites_with_their_settings(loaded_config):
     assert reload.metadata["agents_added"] == ["writer", "seo"]
 
 
-def test_an_invalid_file_keeps_the_last_good_config_and_audits_the_exact_messages(
-    loaded_config, config_files
-):
+def test_an_invalid_file_keeps_the_last_good_config_and_audits_the_exact_messages(loaded_config, config_files):
     good = loaded_config(agents=[agent_entry("writer")], sites=[site_entry("a")])
     config_files.write_text("sites.yml", "sites:\n  - id: a\n    name: A\n    api_url: ftp://x\n")
     result = config_reload()
@@ -70,12 +68,8 @@ def test_unchanged_files_do_not_resync_or_audit(loaded_config):
 def test_removed_agents_and_sites_become_inactive_and_keep_their_history(loaded_config, config_files):
     from articles.services import article_submit
 
-    loaded_config(
-        agents=[agent_entry("writer"), agent_entry("seo")], sites=[site_entry("a"), site_entry("b")]
-    )
-    article = article_submit(
-        agent=Agent.objects.get(pk="writer"), title="t", content_markdown="x", target_site="b"
-    )
+    loaded_config(agents=[agent_entry("writer"), agent_entry("seo")], sites=[site_entry("a"), site_entry("b")])
+    article = article_submit(agent=Agent.objects.get(pk="writer"), title="t", content_markdown="x", target_site="b")
     config_files.write(agents=[agent_entry("seo")], sites=[site_entry("a")])
     assert config_reload().ok
     assert not Agent.objects.get(pk="writer").is_active
@@ -83,9 +77,7 @@ def test_removed_agents_and_sites_become_inactive_and_keep_their_history(loaded_
     article.refresh_from_db()
     assert (article.submitting_agent_id, article.target_site_id) == ("writer", "b")
     # Coming back reactivates them.
-    config_files.write(
-        agents=[agent_entry("seo"), agent_entry("writer")], sites=[site_entry("a"), site_entry("b")]
-    )
+    config_files.write(agents=[agent_entry("seo"), agent_entry("writer")], sites=[site_entry("a"), site_entry("b")])
     assert config_reload().ok
     assert Agent.objects.get(pk="writer").is_active and Site.objects.get(pk="b").is_active
 

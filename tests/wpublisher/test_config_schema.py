@@ -53,9 +53,7 @@ def _site(**fields: Any) -> dict[str, Any]:
 
 
 def _personal_site(**fields: Any) -> dict[str, Any]:
-    return _site(
-        **{"id": "personal-blog", "name": "Personal", "app_password": "qrst uvwx yz12 3456", **fields}
-    )
+    return _site(**{"id": "personal-blog", "name": "Personal", "app_password": "qrst uvwx yz12 3456", **fields})
 
 
 def _dump(document: Any, list_key: str) -> str | None:
@@ -67,9 +65,7 @@ def _dump(document: Any, list_key: str) -> str | None:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-def _texts(
-    agents: Any = (), sites: Any = (), system: Any = None, api_keys: str | None = None
-) -> dict[str, str | None]:
+def _texts(agents: Any = (), sites: Any = (), system: Any = None, api_keys: str | None = None) -> dict[str, str | None]:
     return {
         "agents.yml": _dump([_agent()] if agents == () else agents, "agents"),
         SITES_FILE: _dump([_site(), _personal_site()] if sites == () else sites, "sites"),
@@ -246,9 +242,7 @@ def test_api_keys_lines_add_keys_and_scopes_to_agents():
 def test_api_keys_lines_for_one_new_client_accumulate():
     config = _parse(
         api_keys=(
-            f"{KEY_B}:bot:\n"
-            f"{KEY_C}:bot:article:read,article:submit\n"
-            f"{KEY_B[::-1]}:bot:article:submit,article:read\n"
+            f"{KEY_B}:bot:\n{KEY_C}:bot:article:read,article:submit\n{KEY_B[::-1]}:bot:article:submit,article:read\n"
         )
     )
     bot = config.agent("bot")
@@ -331,16 +325,13 @@ def test_api_keys_problems(agents, api_keys, expected):
         ({"api_key_hash": "lit_x:y"}, "agents[0]: give either api_key or api_key_hash, not both"),
         (
             {"api_key": None, "api_key_hash": "lit_x:y"},
-            "agents[0].api_key_hash: "
-            "expected '<lookup id>:<bcrypt hash>' as printed by 'manage.py agent_key hash'",
+            "agents[0].api_key_hash: expected '<lookup id>:<bcrypt hash>' as printed by 'manage.py agent_key hash'",
         ),
         ({"apikey": KEY_B}, "agents[0]: unknown field 'apikey'"),
     ],
 )
 def test_agent_field_problems(fields, expected):
-    assert _problems(agents=[_agent(**fields)], environ={**ENV, "EMPTY_KEY": " "}) == [
-        f"agents.yml: {expected}"
-    ]
+    assert _problems(agents=[_agent(**fields)], environ={**ENV, "EMPTY_KEY": " "}) == [f"agents.yml: {expected}"]
 
 
 @pytest.mark.parametrize(
@@ -456,9 +447,7 @@ def test_site_field_problems(fields, expected):
 
 def test_site_app_password_from_an_unset_variable():
     problems = _problems(sites=[_personal_site(), _site()], environ={})
-    assert problems == [
-        "sites.yml: sites[1].app_password: environment variable TECH_BLOG_APP_PASSWORD is not set"
-    ]
+    assert problems == ["sites.yml: sites[1].app_password: environment variable TECH_BLOG_APP_PASSWORD is not set"]
 
 
 @pytest.mark.parametrize(
@@ -601,8 +590,7 @@ def test_no_message_contains_a_secret():
 
 def test_config_read_parses_the_example_files():
     environ = {
-        name: key_generate()[1]
-        for name in ("AI_WRITER_001_KEY", "SEO_OPTIMIZER_002_KEY", "CONTENT_EDITOR_003_KEY")
+        name: key_generate()[1] for name in ("AI_WRITER_001_KEY", "SEO_OPTIMIZER_002_KEY", "CONTENT_EDITOR_003_KEY")
     }
     config = config_read(EXAMPLE_DIR, environ=environ)
 

@@ -60,11 +60,7 @@ def wait_for(check, timeout: float, what: str):
 def test_make_run_serves_health_runs_tasks_and_stops_on_one_ctrl_c(tmp_path):
     port = free_port()
     data_dir, config_dir = tmp_path / "data", tmp_path / "config"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-    }
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
     env.update(PORT=str(port), WPUBLISHER_DATA_DIR=str(data_dir), WPUBLISHER_CONFIG_DIR=str(config_dir))
     log = (tmp_path / "make-run.log").open("w+")
     make = subprocess.Popen(
@@ -89,9 +85,7 @@ def test_make_run_serves_health_runs_tasks_and_stops_on_one_ctrl_c(tmp_path):
         assert body["database"]["vendor"] == "sqlite"
         assert body["broker"]["status"] == "ok"
         assert body["config"]["agents"] == 3 and body["config"]["sites"] == 3
-        assert sqlite3.connect(data_dir / "wpublisher.sqlite3").execute("PRAGMA journal_mode").fetchone() == (
-            "wal",
-        )
+        assert sqlite3.connect(data_dir / "wpublisher.sqlite3").execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
         # init printed the keys once; the config it wrote holds them.
         output = Path(log.name).read_text()

@@ -23,6 +23,7 @@ from urllib.parse import SplitResult, urlsplit
 import yaml
 
 from agents.keys import hash_spec_parse, key_lookup_id, key_strength_problem
+from wpublisher.exceptions import DomainError
 
 KNOWN_SCOPES = ("article:submit", "article:read", "article:revise", "article:review")
 DEFAULT_SCOPES = ("article:submit", "article:read")
@@ -34,10 +35,11 @@ SYSTEM_FILE = "system.yml"
 API_KEYS_FILE = "api_keys.txt"
 
 
-class ConfigInvalid(Exception):
+class ConfigInvalid(DomainError):
     """The files do not form a valid configuration; `messages` lists every problem."""
 
     code = "CONFIG_ERROR"
+    http_status = 503
 
     def __init__(self, messages: list[str]):
         self.messages = messages
@@ -438,12 +440,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 # --- The whole configuration ----------------------------------------------------------------------------
 
 
-def _parse(
-    texts: Mapping[str, str | None], environ: Mapping[str, str], report: _Report, *, not_found: str
-) -> Config:
-    roots = {
-        name: _yaml_root(report, name, texts.get(name)) for name in (AGENTS_FILE, SITES_FILE, SYSTEM_FILE)
-    }
+def _parse(texts: Mapping[str, str | None], environ: Mapping[str, str], report: _Report, *, not_found: str) -> Config:
+    roots = {name: _yaml_root(report, name, texts.get(name)) for name in (AGENTS_FILE, SITES_FILE, SYSTEM_FILE)}
     for name in (AGENTS_FILE, SITES_FILE):
         if texts.get(name) is None and not report.has(name):  # an unreadable file is reported already
             report.add(name, not_found)
@@ -824,9 +822,7 @@ def _publishing_read(node: _Node) -> PublishingSettings:
     default = PublishingSettings()
     settings = PublishingSettings(
         default_status=node.choice("default_status", default.default_status, PUBLISH_STATUSES),
-        max_concurrent_publishes=node.integer(
-            "max_concurrent_publishes", default.max_concurrent_publishes, minimum=1
-        ),
+        max_concurrent_publishes=node.integer("max_concurrent_publishes", default.max_concurrent_publishes, minimum=1),
         retry_attempts=node.integer("retry_attempts", default.retry_attempts, minimum=0, maximum=10),
         retry_delay=node.integer("retry_delay", default.retry_delay, minimum=1),
         timeout=node.integer("timeout", default.timeout, minimum=1),

@@ -138,9 +138,7 @@ def _last_config_audit_matches(event_type: EventType, fingerprint: str) -> bool:
         .values("event_type", "metadata")
         .first()
     )
-    return bool(
-        last and last["event_type"] == event_type and last["metadata"].get("fingerprint") == fingerprint
-    )
+    return bool(last and last["event_type"] == event_type and last["metadata"].get("fingerprint") == fingerprint)
 
 
 def _config_failed(messages: list[str], *, sync: bool) -> None:

@@ -46,15 +46,11 @@ class Command(BaseCommand):
     def _revoke(self, agent_id: str, key_id: str | None, **_) -> None:
         revoked = agent_key_revoke(agent_id=agent_id, key_id=key_id, actor="manage.py agent_key")
         if not revoked:
-            raise CommandError(
-                f"agent {agent_id} has no usable key" + (f" with id {key_id}" if key_id else "")
-            )
+            raise CommandError(f"agent {agent_id} has no usable key" + (f" with id {key_id}" if key_id else ""))
         self.stdout.write(f"revoked {', '.join(revoked)}")
 
     def _list(self, agent_id: str | None, **_) -> None:
-        self.stdout.write(
-            f"{'agent':<24} {'key id':<30} {'source':<8} {'created':<17} {'last used':<17} state"
-        )
+        self.stdout.write(f"{'agent':<24} {'key id':<30} {'source':<8} {'created':<17} {'last used':<17} state")
         for key in agent_key_list(agent_id=agent_id):
             state = key.unusable_reason() or (
                 "active" + (f" until {key.not_after:%Y-%m-%d %H:%M}" if key.not_after else "")

@@ -17,8 +17,6 @@ class Command(BaseCommand):
         except ConfigInvalid as invalid:
             for message in invalid.messages:
                 self.stderr.write(message)
-            raise CommandError(
-                f"{len(invalid.messages)} problem(s) in {settings.CONFIG_DIR}", returncode=1
-            ) from None
+            raise CommandError(f"{len(invalid.messages)} problem(s) in {settings.CONFIG_DIR}", returncode=1) from None
         counts = f"{len(config.agents)} agents, {len(config.sites)} sites"
         self.stdout.write(f"configuration in {settings.CONFIG_DIR} is valid: {counts}")

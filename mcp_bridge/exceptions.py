@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from wpublisher.exceptions import DomainError
+
+
+class TooManyAgents(DomainError):
+    code = "TOO_MANY_AGENTS"
+    http_status = 503

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from mcp_bridge.models import McpSession
+
+
+def connected_agent_ids() -> set[str]:
+    return set(McpSession.objects.filter(closed_at__isnull=True).values_list("agent_id", flat=True).distinct())
+
+
+def system_metrics() -> dict:
+    """The numbers an operator watches: articles by status, agents, sites by health, recent activity."""
+    from datetime import timedelta
+
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from agents.models import Agent
+    from articles.models import Article
+    from audit.models import AuditLog
+    from sites.models import Site
+
+    day_ago = timezone.now() - timedelta(days=1)
+    recent = dict(
+        AuditLog.objects.filter(
+            timestamp__gte=day_ago,
+            event_type__in=["article_submitted", "publish_succeeded", "publish_failed", "auth_failed"],
+        )
+        .values_list("event_type")
+        .annotate(n=Count("id"))
+        .values_list("event_type", "n")
+    )
+    return {
+        "articles_by_status": dict(
+            Article.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        ),
+        "agents": {"active": Agent.objects.filter(is_active=True).count(), "connected": len(connected_agent_ids())},
+        "sites_by_health": dict(
+            Site.objects.filter(is_active=True)
+            .values_list("health_status")
+            .annotate(n=Count("id"))
+            .values_list("health_status", "n")
+        ),
+        "last_24h": recent,
+    }
+
+
+def config_agents() -> dict:
+    """The agents of the running configuration, without any key."""
+    from wpublisher.config.services import config_current
+
+    config = config_current()
+    return {
+        "fingerprint": config.fingerprint[:12],
+        "global_settings": vars(config.global_settings),
+        "agents": [
+            {
+                "id": a.id,
+                "name": a.name,
+                "role": a.role,
+                "description": a.description,
+                "scopes": list(a.scopes),
+                "allowed_sites": list(a.allowed_sites) if a.allowed_sites is not None else None,
+                "keys": [{"lookup_id": k.lookup_id, "source": k.source} for k in a.keys],
+            }
+            for a in config.agents
+        ],
+    }
+
+
+def config_sites() -> dict:
+    """The sites of the running configuration, without any password."""
+    from wpublisher.config.services import config_current
+
+    config = config_current()
+    return {
+        "fingerprint": config.fingerprint[:12],
+        "publishing": vars(config.publishing),
+        "sites": [
+            {
+                "id": s.id,
+                "name": s.name,
+                "api_url": s.api_url,
+                "username": s.username,
+                "default_category": s.default_category,
+                "default_tags": list(s.default_tags),
+                "connection_pool": {"max_connections": s.max_connections, "idle_timeout": s.idle_timeout},
+                "health_check_interval": s.health_check_interval,
+                "default": s.is_default,
+            }
+            for s in config.sites
+        ],
+    }

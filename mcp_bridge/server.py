@@ -1,0 +1,450 @@
+"""The MCP server: every tool, resource and prompt of the design, as thin adapters over the services
+and selectors. The MCP SDK is imported only inside mcp_bridge.
+
+Tools are plain (sync) functions: the SDK runs them on worker threads, where the Django ORM may be used.
+Each runs inside `_tool_call`, which finds the calling agent, applies its rate limit and turns domain
+errors into `ToolError`s that carry a stable code ("VALIDATION_ERROR: title must be ...").
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Annotated, Any, Literal, TypeVar
+
+from django.db import close_old_connections
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.types import ToolAnnotations
+from pydantic import Field
+
+from agents.exceptions import AuthFailed
+from agents.models import Agent
+from agents.selectors import agent_get, agent_list, agent_stats
+from agents.services import agent_authenticate
+from agents.throttling import agent_tool_call_allow
+from articles import selectors as article_selectors
+from articles import services as article_services
+from articles.services import Reviewer
+from audit.selectors import audit_log_list
+from mcp_bridge import serializers
+from mcp_bridge.prompts import agent_specialization_guide_text, multi_agent_workflow_text
+from mcp_bridge.selectors import connected_agent_ids
+from sites.selectors import site_get, site_health, site_list
+from wpublisher import __version__
+from wpublisher.exceptions import DomainError, Forbidden
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_current_agent: ContextVar[Agent | None] = ContextVar("mcp_current_agent", default=None)
+
+AUDIT_PAGE_SIZE = 50
+INSTRUCTIONS = (
+    "wpublisher is a review-gated gateway to WordPress sites. Submit Markdown articles with submit_article; "
+    "a person (or an agent holding article:review) approves or rejects them, and approved articles are "
+    "published by background workers. Poll get_article_status to follow an article. Errors start with a "
+    "stable code such as VALIDATION_ERROR or FORBIDDEN."
+)
+
+
+class StdioIdentity:
+    """Who a stdio server acts for: an agent id (trusted local launch) or a key checked on every call."""
+
+    agent_id: str | None = None
+    token: str | None = None
+
+
+stdio_identity = StdioIdentity()
+
+
+def current_agent() -> Agent:
+    agent = _current_agent.get()
+    if agent is None:
+        raise AuthFailed("no agent in this context")
+    return agent
+
+
+def _resolve_caller() -> Agent:
+    access = get_access_token()
+    if access is not None:
+        # The gateway authenticated this request; re-read the agent for its current scopes and state.
+        agent = Agent.objects.filter(pk=access.client_id, is_active=True).first()
+        if agent is None:
+            raise AuthFailed("agent inactive")
+        return agent
+    if stdio_identity.token:
+        return agent_authenticate(token=stdio_identity.token)
+    if stdio_identity.agent_id:
+        return agent_get(agent_id=stdio_identity.agent_id, include_inactive=False)
+    raise AuthFailed("no credentials")
+
+
+def _error_text(error: DomainError) -> str:
+    return f"{error.code}: {error.message}"
+
+
+def _tool_call(fn: _F) -> _F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            agent = _resolve_caller()
+            agent_tool_call_allow(agent_id=agent.id)
+            token = _current_agent.set(agent)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _current_agent.reset(token)
+        except DomainError as error:
+            raise ToolError(_error_text(error)) from None
+        finally:
+            close_old_connections()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _resource_read(fn: _F) -> _F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        close_old_connections()
+        try:
+            token = _current_agent.set(_resolve_caller())
+            try:
+                return json.dumps(fn(*args, **kwargs), ensure_ascii=False, default=str)
+            finally:
+                _current_agent.reset(token)
+        except DomainError as error:
+            raise ResourceError(_error_text(error)) from None
+        finally:
+            close_old_connections()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _require_scope(agent: Agent, scope: str) -> None:
+    if not agent.has_scope(scope):
+        raise Forbidden(f"agent {agent.id} lacks the scope {scope}", field="scope")
+
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
+
+Tags = Annotated[
+    str | list[str] | None,
+    Field(description="Tags: a list, or one comma-separated string; at most 20 of at most 50 characters"),
+]
+ArticleId = Annotated[int, Field(description="The article id returned by submit_article")]
+StatusName = Literal["pending_review", "publishing", "published", "publish_failed", "rejected"]
+
+
+def _agent_dict(agent: Agent) -> dict[str, Any]:
+    return serializers.agent_summary(agent, connected=agent.id in connected_agent_ids())
+
+
+def _article_detail(article_id: int) -> dict[str, Any]:
+    article = article_selectors.article_get(article_id=article_id, agent=current_agent())
+    return serializers.article_detail(article, list(article_selectors.article_revision_list(article=article)))
+
+
+def _register_tools(server: MCPServer) -> None:
+    @server.tool(annotations=WRITES)
+    @_tool_call
+    def submit_article(
+        title: Annotated[str, Field(description="1 to 200 characters")],
+        content_markdown: Annotated[str, Field(description="The article in Markdown; at most 256 KiB by default")],
+        tags: Tags = None,
+        category: Annotated[str | None, Field(description="Category name; the site's default when absent")] = None,
+        target_site: Annotated[
+            str | None, Field(description="Site id (see list_sites); the default site when absent")
+        ] = None,
+        agent_metadata: Annotated[
+            dict[str, Any] | None, Field(description="Any JSON object about the submission, at most 16 KiB")
+        ] = None,
+    ) -> dict[str, Any]:
+        """Submit a new article for review. It waits in pending_review until a reviewer approves it."""
+        article = article_services.article_submit(
+            agent=current_agent(),
+            title=title,
+            content_markdown=content_markdown,
+            tags=tags,
+            category=category,
+            target_site=target_site,
+            agent_metadata=agent_metadata,
+        )
+        return serializers.article_status(article)
+
+    @server.tool(annotations=READ_ONLY)
+    @_tool_call
+    def list_articles(
+        status: StatusName | None = None,
+        agent_id: Annotated[str | None, Field(description="Only articles submitted by this agent")] = None,
+        target_site: Annotated[str | None, Field(description="Only articles for this site")] = None,
+        search: Annotated[str | None, Field(description="Text in the title or body")] = None,
+        limit: Annotated[int, Field(description="1 to 100")] = 50,
+        offset: Annotated[int, Field(description="Articles to skip, for paging")] = 0,
+    ) -> dict[str, Any]:
+        """List articles, newest first. Without the article:read scope an agent sees only its own."""
+        articles = article_selectors.article_list(
+            agent=current_agent(),
+            status=status,
+            agent_id=agent_id,
+            target_site=target_site,
+            search=search,
+            limit=limit,
+            offset=offset,
+        )
+        return {"articles": [serializers.article_summary(a) for a in articles], "limit": limit, "offset": offset}
+
+    @server.tool(annotations=READ_ONLY)
+    @_tool_call
+    def get_article_status(article_id: ArticleId) -> dict[str, Any]:
+        """The status of an article: review outcome, publishing progress, errors, WordPress link."""
+        return serializers.article_status(article_selectors.article_get(article_id=article_id, agent=current_agent()))
+
+    @server.tool(annotations=READ_ONLY)
+    @_tool_call
+    def get_article(article_id: ArticleId) -> dict[str, Any]:
+        """An article with its Markdown, the sanitized HTML WordPress will receive, and its revisions."""
+        return _article_detail(article_id)
+
+    @server.tool(annotations=WRITES)
+    @_tool_call
+    def revise_article(
+        article_id: ArticleId,
+        title: str | None = None,
+        content_markdown: str | None = None,
+        tags: Tags = None,
+        category: str | None = None,
+        note: Annotated[str | None, Field(description="What changed and why (kept with the revision)")] = None,
+    ) -> dict[str, Any]:
+        """Write a new revision of a pending article: your own, or any with the article:revise scope.
+        Fields left out keep their value."""
+        article_services.article_revise(
+            agent=current_agent(),
+            article_id=article_id,
+            title=title,
+            content_markdown=content_markdown,
+            tags=tags,
+            category=category,
+            note=note,
+        )
+        return _article_detail(article_id)
+
+    @server.tool(annotations=WRITES)
+    @_tool_call
+    def approve_article(article_id: ArticleId, reviewer_notes: str | None = None) -> dict[str, Any]:
+        """Approve another agent's pending article for publishing (needs the article:review scope)."""
+        article = article_services.article_approve(
+            reviewer=Reviewer(agent=current_agent()), article_id=article_id, notes=reviewer_notes
+        )
+        return serializers.article_status(article)
+
+    @server.tool(annotations=WRITES)
+    @_tool_call
+    def reject_article(article_id: ArticleId, rejection_reason: str) -> dict[str, Any]:
+        """Reject another agent's pending article with a reason (needs the article:review scope)."""
+        article = article_services.article_reject(
+            reviewer=Reviewer(agent=current_agent()), article_id=article_id, rejection_reason=rejection_reason
+        )
+        return serializers.article_status(article)
+
+    @server.tool(annotations=WRITES)
+    @_tool_call
+    def retry_publish(article_id: ArticleId) -> dict[str, Any]:
+        """Publish a publish_failed article again (its submitter, or an agent with article:review)."""
+        article = article_services.article_retry_publish(article_id=article_id, agent=current_agent())
+        return serializers.article_status(article)
+
+    @server.tool(annotations=READ_ONLY)
+    @_tool_call
+    def list_agents(include_inactive: bool = False) -> dict[str, Any]:
+        """The configured agents: role, scopes, whether connected now, counters."""
+        connected = connected_agent_ids()
+        agents = agent_list(include_inactive=include_inactive)
+        return {"agents": [serializers.agent_summary(a, connected=a.id in connected) for a in agents]}
+
+    @server.tool(annotations=READ_ONLY)
+    @_tool_call
+    def list_sites(include_inactive: bool = False) -> dict[str, Any]:
+        """The WordPress sites articles can target, with their health."""
+        return {"sites": [serializers.site_summary(s) for s in site_list(include_inactive=include_inactive)]}
+
+    @server.tool(annotations=READ_ONLY)
+    @_tool_call
+    def get_agent_stats(
+        agent_id: Annotated[str | None, Field(description="Defaults to the calling agent")] = None,
+    ) -> dict[str, Any]:
+        """Counters of an agent: submitted, revised, approved, rejected, published, articles by status."""
+        return agent_stats(agent_id=agent_id or current_agent().id)
+
+    @server.tool(annotations=READ_ONLY)
+    @_tool_call
+    def get_site_health(site_id: str) -> dict[str, Any]:
+        """The last health check of a site: healthy, warning or error, latency and message."""
+        return site_health(site_id=site_id)
+
+
+def _register_resources(server: MCPServer) -> None:
+    json_type = "application/json"
+
+    @server.resource("agent://list", mime_type=json_type, description="Every active agent and its status")
+    @_resource_read
+    def agents_resource() -> Any:
+        return [_agent_dict(a) for a in agent_list()]
+
+    @server.resource("agent://{agent_id}", mime_type=json_type, description="One agent")
+    @_resource_read
+    def agent_resource(agent_id: str) -> Any:
+        return _agent_dict(agent_get(agent_id=agent_id))
+
+    @server.resource("agent://{agent_id}/articles", mime_type=json_type, description="Articles an agent submitted")
+    @_resource_read
+    def agent_articles_resource(agent_id: str) -> Any:
+        agent_get(agent_id=agent_id)
+        articles = article_selectors.article_list(agent=current_agent(), agent_id=agent_id, limit=100)
+        return [serializers.article_summary(a) for a in articles]
+
+    @server.resource("agent://{agent_id}/stats", mime_type=json_type, description="An agent's counters")
+    @_resource_read
+    def agent_stats_resource(agent_id: str) -> Any:
+        return agent_stats(agent_id=agent_id)
+
+    @server.resource("site://list", mime_type=json_type, description="Every active site with its health")
+    @_resource_read
+    def sites_resource() -> Any:
+        return [serializers.site_summary(s) for s in site_list()]
+
+    @server.resource("site://{site_id}", mime_type=json_type, description="One site")
+    @_resource_read
+    def site_resource(site_id: str) -> Any:
+        return serializers.site_summary(site_get(site_id=site_id))
+
+    @server.resource("site://{site_id}/articles", mime_type=json_type, description="Articles for a site")
+    @_resource_read
+    def site_articles_resource(site_id: str) -> Any:
+        site_get(site_id=site_id)
+        articles = article_selectors.article_list(agent=current_agent(), target_site=site_id, limit=100)
+        return [serializers.article_summary(a) for a in articles]
+
+    @server.resource("site://{site_id}/health", mime_type=json_type, description="A site's last health check")
+    @_resource_read
+    def site_health_resource(site_id: str) -> Any:
+        return site_health(site_id=site_id)
+
+    @server.resource("article://{article_id}", mime_type=json_type, description="An article with its revisions")
+    @_resource_read
+    def article_resource(article_id: str) -> Any:
+        if not article_id.isdigit():
+            from articles.exceptions import ArticleNotFound
+
+            raise ArticleNotFound(article_id)  # type: ignore[arg-type]
+        return _article_detail(int(article_id))
+
+    @server.resource("system://metrics", mime_type=json_type, description="Counts of articles, agents, sites")
+    @_resource_read
+    def metrics_resource() -> Any:
+        from mcp_bridge.selectors import system_metrics
+
+        return system_metrics()
+
+    @server.resource("system://events", mime_type=json_type, description="Recent publishing and system events")
+    @_resource_read
+    def events_resource() -> Any:
+        recent = audit_log_list().filter(category__in=["publishing", "site", "system"])[:AUDIT_PAGE_SIZE]
+        return [serializers.audit_entry(e) for e in recent]
+
+    @server.resource(
+        "audit://logs{?page,event_type,agent_id,severity}",
+        mime_type=json_type,
+        description=f"The audit log, newest first, {AUDIT_PAGE_SIZE} a page (needs article:review)",
+    )
+    @_resource_read
+    def audit_resource(page: str = "1", event_type: str = "", agent_id: str = "", severity: str = "") -> Any:
+        _require_scope(current_agent(), "article:review")
+        number = int(page) if page.isdigit() and int(page) > 0 else 1
+        rows = audit_log_list(event_type=event_type or None, agent_id=agent_id or None, severity=severity or None)
+        start = (number - 1) * AUDIT_PAGE_SIZE
+        entries = [serializers.audit_entry(e) for e in rows[start : start + AUDIT_PAGE_SIZE + 1]]
+        return {
+            "page": number,
+            "page_size": AUDIT_PAGE_SIZE,
+            "entries": entries[:AUDIT_PAGE_SIZE],
+            "next_page": number + 1 if len(entries) > AUDIT_PAGE_SIZE else None,
+        }
+
+    @server.resource("config://agents", mime_type=json_type, description="The agents' configuration (no keys)")
+    @_resource_read
+    def config_agents_resource() -> Any:
+        from mcp_bridge.selectors import config_agents
+
+        return config_agents()
+
+    @server.resource("config://sites", mime_type=json_type, description="The sites' configuration (no passwords)")
+    @_resource_read
+    def config_sites_resource() -> Any:
+        from mcp_bridge.selectors import config_sites
+
+        return config_sites()
+
+
+def _register_prompts(server: MCPServer) -> None:
+    @server.prompt(description="A workflow for agents collaborating on content, from this server's setup")
+    def multi_agent_workflow(content_type: str, agent_roles: str, target_sites: str | None = None) -> str:
+        close_old_connections()
+        try:
+            return multi_agent_workflow_text(
+                content_type=content_type, agent_roles=agent_roles, target_sites=target_sites
+            )
+        finally:
+            close_old_connections()
+
+    @server.prompt(description="How an agent in a given role should use this server's tools")
+    def agent_specialization_guide(agent_role: str, content_domain: str | None = None) -> str:
+        close_old_connections()
+        try:
+            return agent_specialization_guide_text(agent_role=agent_role, content_domain=content_domain)
+        finally:
+            close_old_connections()
+
+
+class GatewayTokenVerifier:
+    """The SDK's view of a bearer token. The gateway (mcp_bridge.asgi) has already authenticated the
+    request, with the client IP for blocking and audit, and put the agent in a context variable."""
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        from mcp_bridge.asgi import authenticated_request
+
+        verified = authenticated_request.get()
+        if verified is None or verified[0] != token:
+            return None
+        agent = verified[1]
+        return AccessToken(token=token, client_id=agent.id, scopes=list(agent.scopes))
+
+
+def build_server(*, with_auth: bool = True) -> MCPServer:
+    """The MCP server with every tool, resource and prompt. `with_auth`: for HTTP (bearer tokens);
+    stdio has no tokens."""
+    from django.conf import settings
+
+    auth = {}
+    if with_auth:
+        auth = {
+            "auth": AuthSettings(issuer_url=settings.MCP_ISSUER_URL, resource_server_url=None),
+            "token_verifier": GatewayTokenVerifier(),
+        }
+    server = MCPServer(
+        name="wpublisher",
+        title="wpublisher",
+        instructions=INSTRUCTIONS,
+        version=__version__,
+        log_level=settings.LOG_LEVEL if settings.LOG_LEVEL in {"DEBUG", "INFO", "WARNING", "ERROR"} else "INFO",
+        **auth,
+    )
+    _register_tools(server)
+    _register_resources(server)
+    _register_prompts(server)
+    return server

@@ -1,0 +1,121 @@
+"""MCP sessions: who is connected, admission against max_concurrent_agents, idle expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Agent
+from audit.models import EventType
+from audit.services import audit_record
+from mcp_bridge.events import agent_connection_event_send
+from mcp_bridge.exceptions import TooManyAgents
+from mcp_bridge.models import McpSession
+from mcp_bridge.selectors import connected_agent_ids
+from wpublisher.processes import process_is_dead, process_label
+
+# A session's last activity is written at most this often.
+TOUCH_INTERVAL = timedelta(seconds=30)
+
+
+def mcp_session_admit(*, agent: Agent, max_concurrent_agents: int) -> None:
+    """Refuse a new session when `max_concurrent_agents` other agents are connected; an agent that is
+    connected already may open more sessions."""
+    connected = connected_agent_ids()
+    if agent.id not in connected and len(connected) >= max_concurrent_agents:
+        raise TooManyAgents(
+            f"{len(connected)} agents are connected, the most this server allows "
+            f"(global_settings.max_concurrent_agents = {max_concurrent_agents}); try again later"
+        )
+
+
+def mcp_session_open(
+    *,
+    session_id: str,
+    agent: Agent,
+    transport: str,
+    ip_address: str | None = None,
+    user_agent: str = "",
+    in_process: bool = True,
+) -> McpSession:
+    """Record a new session. `in_process`: its state lives in this process (it ends when the process
+    does); False for session-less clients, whose "session" is only their run of requests."""
+    now = timezone.now()
+    with transaction.atomic():
+        was_connected = agent.id in connected_agent_ids()
+        session, _ = McpSession.objects.update_or_create(
+            id=session_id,
+            defaults={
+                "agent": agent,
+                "transport": transport,
+                "ip_address": ip_address,
+                "user_agent": user_agent[:500],
+                "process": process_label() if in_process else "",
+                "opened_at": now,
+                "last_activity_at": now,
+                "closed_at": None,
+                "close_reason": "",
+            },
+        )
+        if not was_connected:
+            audit_record(
+                event_type=EventType.AGENT_CONNECTED,
+                message=f"agent {agent.id} connected over {transport}",
+                agent_id=agent.id,
+                ip_address=ip_address,
+                user_agent=user_agent,
+                metadata={"transport": transport},
+            )
+            agent_connection_event_send(agent_id=agent.id, connected=True, transport=transport)
+    return session
+
+
+def mcp_session_touch(*, session_id: str) -> None:
+    """Record activity on an open session (at most every TOUCH_INTERVAL)."""
+    now = timezone.now()
+    McpSession.objects.filter(pk=session_id, closed_at__isnull=True, last_activity_at__lt=now - TOUCH_INTERVAL).update(
+        last_activity_at=now
+    )
+
+
+def mcp_session_close(*, session_id: str, reason: str) -> bool:
+    """Close a session; when it was the agent's last, the agent is disconnected (audited)."""
+    now = timezone.now()
+    with transaction.atomic():
+        session = McpSession.objects.select_related("agent").filter(pk=session_id, closed_at__isnull=True).first()
+        if session is None or not McpSession.objects.filter(pk=session_id, closed_at__isnull=True).update(
+            closed_at=now, close_reason=reason[:100]
+        ):
+            return False
+        if session.agent_id not in connected_agent_ids():
+            audit_record(
+                event_type=EventType.AGENT_DISCONNECTED,
+                message=f"agent {session.agent_id} disconnected ({reason})",
+                agent_id=session.agent_id,
+                ip_address=session.ip_address,
+                metadata={"transport": session.transport, "reason": reason},
+            )
+            agent_connection_event_send(agent_id=session.agent_id, connected=False, transport=session.transport)
+    return True
+
+
+def mcp_sessions_expire(*, idle_seconds: int) -> int:
+    """Close the sessions idle longer than `idle_seconds`. Returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=idle_seconds)
+    idle = McpSession.objects.filter(closed_at__isnull=True, last_activity_at__lt=cutoff).values_list("pk", flat=True)
+    return sum(mcp_session_close(session_id=pk, reason="idle timeout") for pk in list(idle))
+
+
+def mcp_sessions_close_orphaned(*, reason: str, current_process: bool = False) -> int:
+    """Close the sessions whose process died (their state died with it), or with `current_process`
+    those of this process (at its shutdown)."""
+    this = process_label()
+    open_sessions = McpSession.objects.filter(closed_at__isnull=True).exclude(process="")
+    orphaned = [
+        pk
+        for pk, owner in open_sessions.values_list("pk", "process")
+        if (current_process and owner == this) or process_is_dead(owner)
+    ]
+    return sum(mcp_session_close(session_id=pk, reason=reason) for pk in orphaned)
