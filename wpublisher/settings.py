@@ -171,6 +171,7 @@ CELERY_BEAT_SCHEDULE = {
     "recover-stuck-publishes": {"task": "articles.recover_stuck_publishes", "schedule": 60.0},
     # Each site is checked at its own health_check_interval; this only looks for sites that are due.
     "site-health-checks": {"task": "sites.schedule_health_checks", "schedule": 10.0},
+    "expire-mcp-sessions": {"task": "mcp_bridge.expire_sessions", "schedule": 3600.0},
 }
 
 # --- Auth, sessions, security ------------------------------------------------------------------------

@@ -149,3 +149,14 @@ def test_tool_calls_are_limited_per_agent_and_audited_once(loaded_config):
     assert errors >= 3  # 2 a minute: at most 4 of 7 pass even across a minute boundary
     agent_tool_call_allow(agent_id="other")  # another agent has its own budget
     assert 1 <= AuditLog.objects.filter(event_type="rate_limited").count() <= 2
+
+
+def test_the_hourly_task_expires_idle_sessions_with_the_configured_timeout(loaded_config):
+    from mcp_bridge.tasks import expire_sessions
+
+    loaded_config(agents=[agent_entry("a")], sites=[site_entry("s")], global_settings={"session_timeout": 600})
+    from agents.models import Agent
+
+    mcp_session_open(session_id="old", agent=Agent.objects.get(pk="a"), transport="sse")
+    McpSession.objects.filter(pk="old").update(last_activity_at=timezone.now() - timedelta(seconds=601))
+    assert expire_sessions() == 1
