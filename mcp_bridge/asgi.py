@@ -271,7 +271,6 @@ class McpGateway:
                 # A session-less (stateless protocol) client: its session is its run of requests.
                 if not await self._touch_or_admit(
                     f"stateless:{agent.id}",
-                    agent,
                     max_agents,
                     send,
                     receive,
@@ -315,7 +314,7 @@ class McpGateway:
             return False
         return True
 
-    async def _touch_or_admit(self, session_id, agent, max_agents, send, receive, **opening) -> bool:
+    async def _touch_or_admit(self, session_id, max_agents, send, receive, *, agent: Agent, **opening) -> bool:
         if session_id in self._touched and time.monotonic() - self._touched[session_id] < TOUCH_INTERVAL.seconds:
             return True
         from mcp_bridge.models import McpSession
@@ -326,7 +325,7 @@ class McpGateway:
             return True
         if not await self._admit(agent, max_agents, send, receive):
             return False
-        await _db(mcp_session_open, session_id=session_id, **opening)
+        await _db(mcp_session_open, session_id=session_id, agent=agent, **opening)
         self._touched[session_id] = time.monotonic()
         return True
 

@@ -28,8 +28,18 @@ pytestmark = [pytest.mark.slow]
 VERSION = "2.12.0"
 TIMEOUT = 120
 TOOLS = {
-    "submit_article", "list_articles", "get_article_status", "get_article", "revise_article", "approve_article",
-    "reject_article", "retry_publish", "list_agents", "list_sites", "get_agent_stats", "get_site_health",
+    "submit_article",
+    "list_articles",
+    "get_article_status",
+    "get_article",
+    "revise_article",
+    "approve_article",
+    "reject_article",
+    "retry_publish",
+    "list_agents",
+    "list_sites",
+    "get_agent_stats",
+    "get_site_health",
 }
 AGENTS = {
     "writer": {"role": "content-creator"},
@@ -71,8 +81,10 @@ def inspector() -> Path:
 def world(inspector, tmp_path_factory) -> World:
     """A server of its own: a writer (default scopes) and an editor who may review."""
     created = make_world(
-        tmp_path_factory.mktemp("inspector"), AGENTS,
-        global_settings={"max_concurrent_agents": 50}, system={"rate_limits": {"tool_calls_per_minute": 10000}},
+        tmp_path_factory.mktemp("inspector"),
+        AGENTS,
+        global_settings={"max_concurrent_agents": 50},
+        system={"rate_limits": {"tool_calls_per_minute": 10000}},
     )
     yield created
     created.deployment.close()
@@ -88,7 +100,8 @@ class Outcome:
     stderr: str
 
     def __str__(self) -> str:
-        return f"{' '.join(self.argv)}\nexit {self.returncode}\nstdout: {self.stdout[-3000:]}\nstderr: {self.stderr[-3000:]}"
+        command = " ".join(self.argv)
+        return f"{command}\nexit {self.returncode}\nstdout: {self.stdout[-3000:]}\nstderr: {self.stderr[-3000:]}"
 
     @property
     def result(self) -> dict:
@@ -110,26 +123,37 @@ class Outcome:
         raise AssertionError(f"no error envelope on stderr:\n{self}")
 
 
+class Inspector:
+    """Runs the Inspector CLI over Streamable HTTP against a world's /mcp, as one agent key or another."""
+
+    def __init__(self, binary: Path, url: str, home: Path):
+        self.binary, self.url, self.home = binary, url, home
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_", "INSPECTOR_"))}
+        self.env.update(HOME=str(home), USERPROFILE=str(home), NO_COLOR="1")
+
+    def run(self, key: str, method: str, *args: str) -> Outcome:
+        argv = [str(self.binary), "--cli", self.url, "--transport", "http", "--stored-auth-only", "--format", "json"]
+        argv += ["--header", f"Authorization: Bearer {key}", "--method", method, *args]
+        # No stdin: the CLI must never wait for a person (an OAuth login, a prompt).
+        options = {"env": self.env, "cwd": self.home, "stdin": subprocess.DEVNULL, "timeout": TIMEOUT}
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, **options)
+        return Outcome([a.replace(key, "<key>") for a in argv], done.returncode, done.stdout, done.stderr)
+
+    def call(self, key: str, tool: str, *pairs: str) -> Outcome:
+        """tools/call with --tool-arg key=value pairs (the CLI JSON-parses each value, then coerces it to the
+        type of the tool's schema)."""
+        return self.run(key, "tools/call", "--tool-name", tool, *(("--tool-arg", *pairs) if pairs else ()))
+
+    def read(self, key: str, uri: str) -> dict:
+        return ok(self.run(key, "resources/read", "--uri", uri))
+
+    def prompt(self, key: str, name: str, *pairs: str) -> dict:
+        return ok(self.run(key, "prompts/get", "--prompt-name", name, "--prompt-args", *pairs))
+
+
 @pytest.fixture(scope="module")
-def cli(inspector, world, tmp_path_factory):
-    """cli(key, *method_args): run the Inspector CLI over Streamable HTTP against the world's /mcp."""
-    home = tmp_path_factory.mktemp("inspector-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MCP_", "INSPECTOR_"))}
-    env.update(HOME=str(home), USERPROFILE=str(home), NO_COLOR="1")
-
-    def run(key: str, *args: str) -> Outcome:
-        argv = [
-            str(inspector), "--cli", f"{world.url}/mcp", "--transport", "http", "--stored-auth-only",
-            "--format", "json", "--header", f"Authorization: Bearer {key}", *args,
-        ]
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=home, stdin=subprocess.DEVNULL,
-            check=False,
-        )
-        shown = [a.replace(key, "<key>") if key else a for a in argv]
-        return Outcome(shown, done.returncode, done.stdout, done.stderr)
-
-    return run
+def cli(inspector, world, tmp_path_factory) -> Inspector:
+    return Inspector(inspector, f"{world.url}/mcp", tmp_path_factory.mktemp("inspector-home"))
 
 
 def ok(outcome: Outcome) -> dict:
@@ -142,7 +166,7 @@ def article_count(world: World, **filters) -> int:
 
 
 def test_tools_list_shows_exactly_our_twelve_tools(world, cli):
-    tools = ok(cli(world.keys["writer"], "--method", "tools/list"))["tools"]
+    tools = ok(cli.run(world.keys["writer"], "tools/list"))["tools"]
     names = [tool["name"] for tool in tools]
     assert len(names) == 12 and set(names) == TOOLS, names
     for tool in tools:
@@ -151,45 +175,37 @@ def test_tools_list_shows_exactly_our_twelve_tools(world, cli):
     assert set(submit["inputSchema"]["required"]) == {"title", "content_markdown"}
 
     # --strict: exit 6 when a tool's schema has an error-severity portability problem for other clients.
-    strict = cli(world.keys["writer"], "--method", "tools/list", "--strict")
+    strict = cli.run(world.keys["writer"], "tools/list", "--strict")
     assert strict.returncode == 0, str(strict)
 
 
 def test_submit_article_then_follow_it(world, cli):
     key = world.keys["writer"]
-    submitted = cli(
-        key, "--method", "tools/call", "--tool-name", "submit_article",
-        "--tool-arg", "title=Written with the Inspector", "content_markdown=# Hello\n\nFrom the *CLI*.",
-        "tags=inspector,cli",
-    )
-    result = ok(submitted)
+    title, markdown = "Written with the Inspector", "# Hello\n\nFrom the *CLI*."
+    result = ok(cli.call(key, "submit_article", f"title={title}", f"content_markdown={markdown}", "tags=inspector,cli"))
     assert result["isError"] is False
     article = result["structuredContent"]
     assert isinstance(article["id"], int) and article["status"] == "pending_review"
-    assert article["submitting_agent"] == "writer" and article["title"] == "Written with the Inspector"
+    assert article["submitting_agent"] == "writer" and article["title"] == title
     assert article["tags"] == ["inspector", "cli"] and article["target_site"] == "site-a"
     assert json.loads(result["content"][0]["text"])["id"] == article["id"]
 
-    # The CLI turns "article_id=N" into an integer from the tool's schema.
-    status = ok(cli(key, "--method", "tools/call", "--tool-name", "get_article_status", "--tool-arg",
-                    f"article_id={article['id']}"))
+    status = ok(cli.call(key, "get_article_status", f"article_id={article['id']}"))
     assert status["isError"] is False
     assert status["structuredContent"]["id"] == article["id"]
     assert status["structuredContent"]["status"] == "pending_review"
 
-    full = ok(cli(key, "--method", "tools/call", "--tool-name", "get_article", "--tool-arg",
-                  f"article_id={article['id']}"))["structuredContent"]
-    assert full["content_markdown"] == "# Hello\n\nFrom the *CLI*."
-
-    listed = ok(cli(world.keys["editor"], "--method", "tools/call", "--tool-name", "list_articles"))
-    assert article["id"] in [a["id"] for a in listed["structuredContent"]["articles"]]
+    full = ok(cli.call(key, "get_article", f"article_id={article['id']}"))["structuredContent"]
+    assert full["content_markdown"] == markdown
+    listed = ok(cli.call(world.keys["editor"], "list_articles"))["structuredContent"]["articles"]
+    assert article["id"] in [a["id"] for a in listed]
 
 
 def test_a_tool_error_surfaces_with_its_code(world, cli):
-    # --tool-arg cannot send an empty value ("title=" is refused by the CLI itself); JSON can.
-    refused = cli(
-        world.keys["writer"], "--method", "tools/call", "--tool-name", "submit_article",
-        "--tool-args-json", json.dumps({"title": "", "content_markdown": "Never stored"}),
+    # --tool-arg cannot send an empty value ("title=" is refused by the CLI itself); --tool-args-json can.
+    arguments = json.dumps({"title": "", "content_markdown": "Never stored"})
+    refused = cli.run(
+        world.keys["writer"], "tools/call", "--tool-name", "submit_article", "--tool-args-json", arguments
     )
     assert refused.returncode == EXIT_TOOL_ERROR, str(refused)
     assert refused.result["isError"] is True
@@ -197,70 +213,59 @@ def test_a_tool_error_surfaces_with_its_code(world, cli):
     assert refused.error["code"] == "tool_is_error"
     assert article_count(world, content_markdown="Never stored") == 0
 
-    submitted = ok(cli(world.keys["writer"], "--method", "tools/call", "--tool-name", "submit_article",
-                       "--tool-arg", "title=Mine", "content_markdown=x"))
-    forbidden = cli(world.keys["writer"], "--method", "tools/call", "--tool-name", "approve_article",
-                    "--tool-arg", f"article_id={submitted['structuredContent']['id']}")
+    mine = ok(cli.call(world.keys["writer"], "submit_article", "title=Mine", "content_markdown=x"))
+    forbidden = cli.call(world.keys["writer"], "approve_article", f"article_id={mine['structuredContent']['id']}")
     assert forbidden.returncode == EXIT_TOOL_ERROR, str(forbidden)
     assert "FORBIDDEN: agent writer lacks the scope article:review" in forbidden.result["content"][0]["text"]
 
 
 def test_resources_list_and_read(world, cli):
     key = world.keys["editor"]
-    listed = ok(cli(key, "--method", "resources/list"))["resources"]
+    listed = ok(cli.run(key, "resources/list"))["resources"]
     assert {"agent://list", "site://list", "system://metrics", "config://agents"} <= {r["uri"] for r in listed}
-    templates = ok(cli(key, "--method", "resources/templates/list"))["resourceTemplates"]
+    templates = ok(cli.run(key, "resources/templates/list"))["resourceTemplates"]
     assert "article://{article_id}" in {t["uriTemplate"] for t in templates}
 
-    read = ok(cli(key, "--method", "resources/read", "--uri", "agent://list"))["contents"]
-    assert read[0]["uri"] == "agent://list" and read[0]["mimeType"] == "application/json"
-    agents = {a["id"]: a for a in json.loads(read[0]["text"])}
+    content = cli.read(key, "agent://list")["contents"][0]
+    assert content["uri"] == "agent://list" and content["mimeType"] == "application/json"
+    agents = {a["id"]: a for a in json.loads(content["text"])}
     assert set(agents) == {"writer", "editor"}
     assert agents["editor"]["role"] == "editor" and "article:review" in agents["editor"]["scopes"]
-    assert not any(secret in read[0]["text"] for secret in world.keys.values())
+    assert not any(secret in content["text"] for secret in world.keys.values())
 
-    sites = json.loads(ok(cli(key, "--method", "resources/read", "--uri", "site://list"))["contents"][0]["text"])
+    sites = json.loads(cli.read(key, "site://list")["contents"][0]["text"])
     assert {s["id"] for s in sites} == {"site-a", "site-b", "site-c"}
 
 
 def test_prompts_list_and_get(world, cli):
     key = world.keys["editor"]
-    prompts = {p["name"]: p for p in ok(cli(key, "--method", "prompts/list"))["prompts"]}
+    prompts = {p["name"]: p for p in ok(cli.run(key, "prompts/list"))["prompts"]}
     assert set(prompts) == {"multi_agent_workflow", "agent_specialization_guide"}
     arguments = {a["name"]: a["required"] for a in prompts["agent_specialization_guide"]["arguments"]}
     assert arguments == {"agent_role": True, "content_domain": False}
 
-    guide = ok(cli(key, "--method", "prompts/get", "--prompt-name", "agent_specialization_guide",
-                   "--prompt-args", "agent_role=editor"))
-    text = guide["messages"][0]["content"]["text"]
+    guide = cli.prompt(key, "agent_specialization_guide", "agent_role=editor")
     assert guide["messages"][0]["role"] == "user"
+    text = guide["messages"][0]["content"]["text"]
     assert text.startswith("Guide for the editor role") and "Agents with this role here: editor." in text
     assert "article:review: approve_article and reject_article" in text
 
-    in_domain = ok(cli(key, "--method", "prompts/get", "--prompt-name", "agent_specialization_guide",
-                       "--prompt-args", "agent_role=editor", "content_domain=tech"))
+    in_domain = cli.prompt(key, "agent_specialization_guide", "agent_role=editor", "content_domain=tech")
     assert in_domain["messages"][0]["content"]["text"].startswith("Guide for the editor role in tech")
 
 
 def test_a_wrong_key_fails_and_creates_nothing(world, cli):
-    call = ("--method", "tools/call", "--tool-name", "submit_article", "--tool-arg", "title=Sneaky", "content_markdown=x")
-    wrong = cli("wpk_wrong_notakey", *call)
-    assert wrong.returncode == EXIT_AUTH_REQUIRED, str(wrong)
-    assert not wrong.stdout.strip(), str(wrong)
-    assert wrong.error["code"] == "auth_required"
-    assert "invalid, expired or revoked API key" in wrong.error["message"]
-
-    revoked_looking = cli(world.keys["writer"][:-4] + "AAAA", *call)
-    assert revoked_looking.returncode == EXIT_AUTH_REQUIRED, str(revoked_looking)
+    writer = world.keys["writer"]
+    for key in ["wpk_wrong_notakey", writer[:-4] + ("AAAA" if not writer.endswith("AAAA") else "BBBB")]:
+        refused = cli.call(key, "submit_article", "title=Sneaky", "content_markdown=x")
+        # 3: the CLI's "auth_required"; without --stored-auth-only it would try an interactive OAuth login.
+        assert refused.returncode == EXIT_AUTH_REQUIRED, str(refused)
+        assert not refused.stdout.strip(), str(refused)
+        assert refused.error["code"] == "auth_required"
+        assert "invalid, expired or revoked API key" in refused.error["message"]
     assert article_count(world, title="Sneaky") == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: mcp_bridge/asgi.py McpGateway._dispatch passes `agent` to _touch_or_admit both "
-    "positionally and in **opening, so a request with a non-handshake MCP-Protocol-Version (the Inspector's "
-    "'auto'/'modern' era probe) gets HTTP 500 instead of an answer or a clean refusal",
-)
 def test_the_auto_protocol_era_negotiates_or_falls_back(world, cli):
-    tools = ok(cli(world.keys["writer"], "--protocol-era", "auto", "--method", "tools/list"))["tools"]
+    tools = ok(cli.run(world.keys["writer"], "tools/list", "--protocol-era", "auto"))["tools"]
     assert {tool["name"] for tool in tools} == TOOLS

@@ -22,7 +22,8 @@ MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": 
 
 
 @pytest.mark.parametrize(
-    ("transport", "mode"), [("http", "auto"), ("http", "legacy"), ("sse", "legacy"), ("stdio", "legacy")]
+    ("transport", "mode"),
+    [("http", "2026-07-28"), ("http", "auto"), ("http", "legacy"), ("sse", "legacy"), ("stdio", "legacy")],
 )
 async def test_an_agent_works_the_same_over_every_transport(world, transport, mode):
     async with connect(world, "seo", transport=transport, mode=mode) as client:
@@ -153,3 +154,14 @@ async def test_ten_agents_at_once_each_submitting_and_polling_twenty_articles(wo
     assert len(all_ids) == len(set(all_ids)) == 200
     for agent_id, articles in outcomes.items():
         assert all(a["submitting_agent"] == agent_id and a["title"].startswith(agent_id) for a in articles)
+
+
+async def test_a_session_less_client_is_recorded_as_connected(world):
+    async with connect(world, "narrow", mode="2026-07-28") as client:
+        assert not (await client.call_tool("list_sites", {})).is_error
+        sessions = world.run(
+            "from mcp_bridge.models import McpSession\n"
+            "result = list(McpSession.objects.filter(agent_id='narrow', closed_at__isnull=True)"
+            ".values_list('id', 'transport', 'process'))"
+        )
+    assert ["stateless:narrow", "streamable-http", ""] in sessions
