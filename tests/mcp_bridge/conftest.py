@@ -55,7 +55,7 @@ def fake_sites(*site_ids: str) -> list[dict]:
     ]
 
 
-def make_world(directory, agents: dict[str, dict], **config) -> World:
+def make_world(directory, agents: dict[str, dict], server: str = "daphne", **config) -> World:
     keys = {agent_id: key_generate()[1] for agent_id in agents}
     entries = [
         {
@@ -68,7 +68,7 @@ def make_world(directory, agents: dict[str, dict], **config) -> World:
         for agent_id, spec in agents.items()
     ]
     deployment = Deployment(directory, agents=entries, sites=fake_sites("site-a", "site-b", "site-c"), **config)
-    deployment.start_web()
+    deployment.start_web(server=server)
     return World(deployment=deployment, keys=keys)
 
 

@@ -165,3 +165,41 @@ async def test_a_session_less_client_is_recorded_as_connected(world):
             ".values_list('id', 'transport', 'process'))"
         )
     assert ["stateless:narrow", "streamable-http", ""] in sessions
+
+
+async def test_retry_publish_over_mcp(world):
+    async with connect(world, "writer") as client:
+        article_id = (
+            await client.call_tool("submit_article", {"title": "Retry me", "content_markdown": "x"})
+        ).structured_content["id"]
+        world.run(
+            "from articles.models import Article\n"
+            f"Article.objects.filter(pk={article_id}).update(status='publish_failed', publish_error_message='boom')"
+        )
+        retried = await client.call_tool("retry_publish", {"article_id": article_id})
+        assert not retried.is_error, retried.content[0].text
+        assert retried.structured_content["status"] == "publishing"
+
+
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
+async def test_the_server_serves_mcp_and_stops_promptly_after_sync_tools_ran(tmp_path, server):
+    """The SDK's session manager starts on the first request under daphne (no lifespan events) and from
+    the lifespan events under uvicorn; after sync tools ran on worker threads, SIGTERM still stops it."""
+    import signal
+    import time
+
+    from tests.mcp_bridge.conftest import make_world
+
+    world = make_world(tmp_path, {"solo": {}}, server=server)
+    try:
+        async with connect(world, "solo") as client:
+            assert not (await client.call_tool("list_sites", {})).is_error
+        async with connect(world, "solo", transport="sse") as client:
+            assert not (await client.call_tool("get_agent_stats", {})).is_error
+        web = world.deployment.web
+        started = time.monotonic()
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=20)
+        assert time.monotonic() - started < 15
+    finally:
+        world.deployment.close()

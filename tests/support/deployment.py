@@ -133,8 +133,8 @@ class Deployment:
         self.wait_for(lambda: "ready." in Path(log.name).read_text(), 60, "the worker to start")
         return worker
 
-    def start_web(self) -> str:
-        """The web server (daphne) on a free port; returns its base URL once /health answers."""
+    def start_web(self, *, server: str = "daphne") -> str:
+        """The web server (daphne, or uvicorn) on a free port; returns its base URL once /health answers."""
         import socket
         import urllib.request
 
@@ -142,8 +142,12 @@ class Deployment:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         log = (self.directory / "web.log").open("w")
+        command = {
+            "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)],
+            "uvicorn": ["-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on"],
+        }[server]
         self.web = subprocess.Popen(
-            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "wpublisher.asgi:application"],
+            [PYTHON, *command, "wpublisher.asgi:application"],
             cwd=ROOT,
             env=self.env,
             stdout=log,
