@@ -48,3 +48,14 @@ def agent_stats(*, agent_id: str) -> dict:
         "total_articles_published": agent.total_articles_published,
         "articles_by_status": by_status,
     }
+
+
+def agent_article_counts() -> dict[str, dict[str, int]]:
+    """Articles by status for every agent, in one query: {agent_id: {status: count}}."""
+    from articles.models import Article
+
+    counts: dict[str, dict[str, int]] = {}
+    rows = Article.objects.values_list("submitting_agent_id", "status").annotate(n=Count("id"))
+    for agent_id, status, n in rows.values_list("submitting_agent_id", "status", "n"):
+        counts.setdefault(agent_id, {})[status] = n
+    return counts

@@ -60,3 +60,53 @@ def article_list(
 
 def article_revision_list(*, article: Article) -> QuerySet[ArticleRevision]:
     return ArticleRevision.objects.filter(article=article).select_related("agent").order_by("number")
+
+
+QUEUE_PAGE_SIZE = 50
+
+
+def article_queue_page(
+    *,
+    status: str | None = None,
+    agent_id: str | None = None,
+    site_id: str | None = None,
+    text: str | None = None,
+    before_id: int | None = None,
+    page_size: int = QUEUE_PAGE_SIZE,
+) -> tuple[list[Article], int | None]:
+    """A page of the review queue, newest first, and the id to continue before (None on the last page).
+
+    Keyset paging (`id < before_id`) costs the same on page 1 and page 2,000, and never counts rows:
+    the queue stays fast at 100k articles."""
+    articles = Article.objects.select_related("submitting_agent", "target_site").defer(
+        "content_markdown", "content_html", "agent_metadata"
+    )
+    if status:
+        articles = articles.filter(status=status)
+    if agent_id:
+        articles = articles.filter(submitting_agent_id=agent_id)
+    if site_id:
+        articles = articles.filter(target_site_id=site_id)
+    if text:
+        articles = articles.filter(title__icontains=text)
+    if before_id:
+        articles = articles.filter(id__lt=before_id)
+    rows = list(articles.order_by("-id")[: page_size + 1])
+    return rows[:page_size], (rows[page_size - 1].id if len(rows) > page_size else None)
+
+
+def article_status_counts() -> dict[str, int]:
+    from django.db.models import Count
+
+    counts = dict(Article.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    return {status: counts.get(status, 0) for status in ArticleStatus.values}
+
+
+def article_publishing_queue(*, limit: int = 20) -> list[Article]:
+    """Articles approved and not yet published (or being published right now)."""
+    return list(
+        Article.objects.filter(status=ArticleStatus.PUBLISHING)
+        .select_related("target_site")
+        .defer("content_markdown", "content_html")
+        .order_by("reviewed_at", "id")[:limit]
+    )

@@ -612,6 +612,11 @@ def article_publish_retry_later(*, article_id: int, error: str, delay_seconds: f
 
 def article_publish_succeed(*, article_id: int, post_id: int, permalink: str) -> Article:
     article = Article.objects.get(pk=article_id)
+    now = timezone.now()
+    # How long the successful attempt took, for the monitoring page.
+    duration_ms = (
+        round((now - article.publish_claimed_at).total_seconds() * 1000) if article.publish_claimed_at else None
+    )
     with transaction.atomic():
         _article_transition(
             article=article,
@@ -619,12 +624,17 @@ def article_publish_succeed(*, article_id: int, post_id: int, permalink: str) ->
             fields={
                 "wordpress_post_id": post_id,
                 "wordpress_permalink": permalink[:500],
-                "published_at": timezone.now(),
+                "published_at": now,
                 **CLAIM_RELEASED,
                 "publish_error_message": "",
             },
             message=f"article {article.pk} published to {article.target_site_id} as post {post_id}",
-            metadata={"post_id": post_id, "permalink": permalink, "attempt": article.publish_attempts},
+            metadata={
+                "post_id": post_id,
+                "permalink": permalink,
+                "attempt": article.publish_attempts,
+                "duration_ms": duration_ms,
+            },
         )
         Site.objects.filter(pk=article.target_site_id).update(total_posts_published=F("total_posts_published") + 1)
         Agent.objects.filter(pk=article.submitting_agent_id).update(

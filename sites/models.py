@@ -41,3 +41,19 @@ class Site(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.id})"
+
+
+class SiteHealthSample(models.Model):
+    """One health check's result, for the latency and health history charts (kept 7 days)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="health_samples")
+    checked_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=HealthStatus.choices)
+    latency_ms = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [models.Index(fields=["site", "-checked_at"], name="health_sample_site_time")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.status} at {self.checked_at:%Y-%m-%d %H:%M:%S}"

@@ -15,7 +15,7 @@ from audit.models import EventType, Severity
 from audit.services import audit_record
 from sites.events import site_health_event_send
 from sites.exceptions import SiteNotFound, WordPressError
-from sites.models import HealthStatus, Site
+from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.wordpress import time_budget, wordpress_client
 from wpublisher.config.schema import SiteConfig
 
@@ -80,6 +80,8 @@ def sites_sync(*, sites: Sequence[SiteConfig]) -> SiteSyncReport:
 
 # An answer slower than this makes a site "warning" even when it succeeded.
 SLOW_ANSWER_MS = 2000.0
+# How long health samples are kept for the history charts.
+HEALTH_HISTORY = timedelta(days=7)
 # A health check gives up after this long (or publishing.timeout when that is shorter).
 HEALTH_CHECK_TIMEOUT = 10.0
 
@@ -132,6 +134,8 @@ def _site_health_record(*, site: Site, status: str, message: str, latency_ms: fl
             last_health_check=now,
             health_check_queued_at=None,
         )
+        SiteHealthSample.objects.create(site=site, checked_at=now, status=status, latency_ms=latency_ms)
+        SiteHealthSample.objects.filter(site=site, checked_at__lt=now - HEALTH_HISTORY).delete()
         if status != previous:
             audit_record(
                 event_type=EventType.SITE_HEALTH_CHANGED,

@@ -1,32 +1,99 @@
-"""The channel that carries live events to the console (a Channels group), used by each app's events.py.
+"""Live console events: sent after the transaction that caused them commits (a rolled-back change is
+never announced), to the channel-layer group that every open console listens to.
 
-Events leave after the transaction that caused them commits: a rolled-back change is never announced."""
+With Redis the channel layer reaches every process. The embedded in-memory layer reaches only the
+process that owns it, so a process other than the web server (the Celery worker) writes its events to
+an outbox table, and the web server relays them (`console_event_relay`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import close_old_connections, transaction
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 
 CONSOLE_GROUP = "console"
+RELAY_INTERVAL = 0.5
+OUTBOX_KEEP = timedelta(minutes=2)
+
+_served_here = False
 
 
-def _send(payload: dict[str, Any]) -> None:
+def console_events_served_here() -> None:
+    """Called by the web server: consoles connect to this process, its layer reaches them."""
+    global _served_here
+    _served_here = True
+
+
+def _deliver(payload: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(CONSOLE_GROUP, {"type": "console.event", **payload})
+        if _served_here or not isinstance(layer, InMemoryChannelLayer):
+            async_to_sync(layer.group_send)(CONSOLE_GROUP, {"type": "console.event", **payload})
+        else:
+            from audit.models import ConsoleEvent
+
+            ConsoleEvent.objects.create(payload=payload)
     except Exception:
         # The console is a view on the data; losing a live update must never fail the write it reports.
         logger.warning("could not send console event %s", payload.get("event"), exc_info=True)
 
 
 def console_event_send(payload: dict[str, Any]) -> None:
-    """Send `payload` (JSON-serializable, with an "event" name) to the console after commit."""
-    transaction.on_commit(lambda: _send(payload))
+    """Send `payload` (JSON-serializable, with an "event" name) to the consoles after commit."""
+    transaction.on_commit(lambda: _deliver(payload))
+
+
+def _outbox_take(after_id: int) -> tuple[int, list[dict]]:
+    from audit.models import ConsoleEvent
+
+    close_old_connections()
+    try:
+        rows = list(ConsoleEvent.objects.filter(id__gt=after_id).order_by("id").values_list("id", "payload")[:500])
+        ConsoleEvent.objects.filter(created_at__lt=timezone.now() - OUTBOX_KEEP).delete()
+        return (rows[-1][0] if rows else after_id), [payload for _, payload in rows]
+    finally:
+        close_old_connections()
+
+
+def _outbox_last_id() -> int:
+    from django.db.models import Max
+
+    from audit.models import ConsoleEvent
+
+    close_old_connections()
+    return ConsoleEvent.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+_relay_task: asyncio.Task | None = None
+
+
+async def _relay() -> None:
+    layer = get_channel_layer()
+    last = await sync_to_async(_outbox_last_id, thread_sensitive=False)()
+    while True:
+        await asyncio.sleep(RELAY_INTERVAL)
+        try:
+            last, payloads = await sync_to_async(_outbox_take, thread_sensitive=False)(last)
+            for payload in payloads:
+                await layer.group_send(CONSOLE_GROUP, {"type": "console.event", **payload})
+        except Exception:
+            logger.warning("console event relay failed", exc_info=True)
+
+
+def console_event_relay() -> None:
+    """In the web server, with the in-memory layer: start relaying the outbox (once, lazily)."""
+    global _relay_task
+    if not isinstance(get_channel_layer(), InMemoryChannelLayer):
+        return
+    if _relay_task is None or _relay_task.done():
+        _relay_task = asyncio.get_running_loop().create_task(_relay())

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import shutil
 
 from django.conf import settings
@@ -20,7 +21,28 @@ class Command(BaseCommand):
         "every agent. The keys are printed once and stored only as hashes."
     )
 
-    def handle(self, *args, **options) -> None:
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--reviewer", metavar="NAME", help="also create the console user NAME (its password is printed once)"
+        )
+
+    def handle(self, *args, reviewer: str | None = None, **options) -> None:
+        self._config()
+        if reviewer:
+            self._reviewer(reviewer)
+
+    def _reviewer(self, username: str) -> None:
+        from django.contrib.auth import get_user_model
+
+        password = secrets.token_urlsafe(18)
+        user, created = get_user_model().objects.get_or_create(username=username)
+        user.is_staff = user.is_superuser = True
+        user.set_password(password)
+        user.save()
+        verb = "created" if created else "reset the password of"
+        self.stdout.write(f"{verb} reviewer {username}; password (shown once): {password}")
+
+    def _config(self) -> None:
         target = settings.CONFIG_DIR
         if (target / "agents.yml").exists() or (target / "sites.yml").exists():
             self.stdout.write(f"configuration exists in {target}; nothing changed")

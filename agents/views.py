@@ -1,0 +1,59 @@
+"""The console's agents page: stats, keys (never a secret), rotate (the new key shown once) and revoke."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_POST
+
+from agents.selectors import agent_article_counts, agent_key_list, agent_list
+from agents.services import agent_key_revoke, agent_key_rotate
+from mcp_bridge.selectors import connected_agent_ids
+from wpublisher.console import render_page, reviewer_required, run_action
+
+
+def _agents_context(new_key: tuple[str, str] | None = None) -> dict:
+    counts = agent_article_counts()
+    connected = connected_agent_ids()
+    keys: dict[str, list] = {}
+    for key in agent_key_list():
+        keys.setdefault(key.agent_id, []).append(key)
+    rows = [
+        {"agent": a, "connected": a.id in connected, "counts": counts.get(a.id, {}), "keys": keys.get(a.id, [])}
+        for a in agent_list(include_inactive=True)
+    ]
+    return {"rows": rows, "new_key": new_key}
+
+
+@reviewer_required
+def agents_page(request: HttpRequest) -> HttpResponse:
+    return render_page(request, "console/agents.html", "console/partials/agents.html", _agents_context())
+
+
+@reviewer_required
+@require_POST
+def agent_key_action(request: HttpRequest, agent_id: str) -> HttpResponse:
+    actor = request.user.get_username()
+    new_key = None
+    if request.POST.get("action") == "rotate":
+        grace = request.POST.get("grace", "3600")
+        rotated: list = []
+
+        def rotate():
+            result = agent_key_rotate(
+                agent_id=agent_id, grace_seconds=int(grace) if grace.isdigit() else 3600, actor=actor
+            )
+            rotated.append(result)
+            return result
+
+        if run_action(request, rotate, f"new key for {agent_id}: copy it now, it is not shown again"):
+            new_key = (agent_id, rotated[0][1])
+    elif request.POST.get("action") == "revoke":
+        key_id = request.POST.get("key_id") or None
+        run_action(
+            request,
+            lambda: agent_key_revoke(agent_id=agent_id, key_id=key_id, actor=actor),
+            lambda revoked: f"revoked {', '.join(revoked) or 'nothing'}",
+        )
+    response = render_page(request, "console/agents.html", "console/partials/agents.html", _agents_context(new_key))
+    response["Cache-Control"] = "no-store"  # the page may hold a new key
+    return response

@@ -1,0 +1,41 @@
+"""The console's sites page: health with latency history, pool settings, posts, "check now"."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_POST
+
+from sites.models import SiteHealthSample
+from sites.selectors import site_list
+from sites.services import site_health_check
+from wpublisher.charts import line_chart
+from wpublisher.console import render_page, reviewer_required, run_action
+
+HISTORY_POINTS = 40
+
+
+def _sites_context() -> dict:
+    rows = []
+    for site in site_list(include_inactive=True):
+        samples = list(SiteHealthSample.objects.filter(site=site).order_by("-checked_at")[:HISTORY_POINTS])[::-1]
+        chart = line_chart(
+            [(s.checked_at.strftime("%H:%M"), s.latency_ms) for s in samples], title="latency", unit=" ms"
+        )
+        rows.append({"site": site, "chart": chart, "samples": len(samples)})
+    return {"rows": rows}
+
+
+@reviewer_required
+def sites_page(request: HttpRequest) -> HttpResponse:
+    return render_page(request, "console/sites.html", "console/partials/sites.html", _sites_context())
+
+
+@reviewer_required
+@require_POST
+def site_check(request: HttpRequest, site_id: str) -> HttpResponse:
+    run_action(
+        request,
+        lambda: site_health_check(site_id=site_id),
+        lambda site: f"site {site.id} is {site.health_status}: {site.health_message}",
+    )
+    return render_page(request, "console/sites.html", "console/partials/sites.html", _sites_context())

@@ -1,0 +1,37 @@
+"""What every console view shares: access for reviewers, the partial-or-page rule, domain errors shown
+as messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, user_passes_test
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from wpublisher.exceptions import DomainError
+
+
+def reviewer_required(view: Callable) -> Callable:
+    """Logged-in staff only (reviewers are Django staff users)."""
+    return login_required(user_passes_test(lambda user: user.is_staff)(view))
+
+
+def render_page(request: HttpRequest, page: str, partial: str, context: dict[str, Any]) -> HttpResponse:
+    """One view per page: an htmx request gets the partial, a full load the page that includes it."""
+    template = partial if getattr(request, "htmx", False) and not request.htmx.boosted else page
+    return render(request, template, {**context, "partial_template": partial})
+
+
+def run_action(request: HttpRequest, action: Callable[[], Any], success: str | Callable[[Any], str]) -> bool:
+    """Run one service call for the console: success and refusals (domain errors, with their code)
+    become messages shown with the re-rendered page. True when it succeeded."""
+    try:
+        result = action()
+    except DomainError as error:
+        messages.error(request, f"{error.code}: {error.message}")
+        return False
+    messages.success(request, success(result) if callable(success) else success)
+    return True
