@@ -95,5 +95,6 @@ def console_event_relay() -> None:
     global _relay_task
     if not isinstance(get_channel_layer(), InMemoryChannelLayer):
         return
-    if _relay_task is None or _relay_task.done():
-        _relay_task = asyncio.get_running_loop().create_task(_relay())
+    loop = asyncio.get_running_loop()
+    if _relay_task is None or _relay_task.done() or _relay_task.get_loop() is not loop:
+        _relay_task = loop.create_task(_relay())

@@ -232,6 +232,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 # whitenoise serves the static files from the apps and static/ directly (no collectstatic step needed).
 WHITENOISE_USE_FINDERS = True
 

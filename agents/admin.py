@@ -1,0 +1,295 @@
+"""Admin for agents and their API keys.
+
+Agents are defined in agents.yml (or api_keys.txt) and synced into the database, so the admin shows them
+read-only. Keys change only through `agents/services.py` (the same functions as `manage.py agent_key`);
+a key hash is never shown. Also home of `action_confirmation`, the intermediate page the admin actions of
+every app use to confirm (and collect input for) an action before it runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template import engines
+from django.template.response import TemplateResponse
+
+from agents.models import Agent, ApiKey
+from agents.services import agent_key_revoke, agent_key_rotate
+from wpublisher.exceptions import DomainError
+
+ROTATION_GRACE_SECONDS = 3600
+
+CONFIG_NOTE = (
+    "These fields come from agents.yml (or api_keys.txt) and are read-only here: the files are the source "
+    "of truth, and any edit made in the admin would be overwritten on the next configuration reload. "
+    "Change the file instead; the running server picks the change up at once."
+)
+
+_CONFIRMATION_TEMPLATE = """{% extends "admin/base_site.html" %}
+{% load admin_urls l10n %}
+{% block bodyclass %}{{ block.super }} app-{{ opts.app_label }} model-{{ opts.model_name }} \
+delete-confirmation{% endblock %}
+{% block breadcrumbs %}<div class="breadcrumbs">
+<a href="{% url 'admin:index' %}">Home</a>
+&rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">{{ opts.app_config.verbose_name }}</a>
+&rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">{{ opts.verbose_name_plural|capfirst }}</a>
+&rsaquo; {{ title }}
+</div>{% endblock %}
+{% block content %}
+<p>{{ question }}</p>
+<ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul>
+<form method="post">{% csrf_token %}
+{% if form %}{% if form.non_field_errors %}{{ form.non_field_errors }}{% endif %}
+<fieldset class="module aligned">{% for field in form %}
+<div class="form-row{% if field.errors %} errors{% endif %}">{{ field.errors }}
+<div class="flex-container">{{ field.label_tag }} {{ field }}</div>
+{% if field.help_text %}<div class="help">{{ field.help_text }}</div>{% endif %}
+</div>{% endfor %}</fieldset>{% endif %}
+<div>
+{% for pk in selected %}<input type="hidden" name="{{ action_checkbox_name }}" value="{{ pk|unlocalize }}">{% endfor %}
+{% for name, value in hidden.items %}<input type="hidden" name="{{ name }}" value="{{ value|unlocalize }}">{% endfor %}
+<input type="hidden" name="action" value="{{ action }}">
+<input type="hidden" name="post" value="yes">
+<input type="submit" value="{{ submit_label }}">
+<a href="{{ cancel_url }}" class="button cancel-link">No, take me back</a>
+</div>
+</form>
+{% endblock %}
+"""
+
+_NEW_KEY_TEMPLATE = """{% extends "admin/base_site.html" %}
+{% load admin_urls %}
+{% block bodyclass %}{{ block.super }} app-{{ opts.app_label }} model-{{ opts.model_name }}{% endblock %}
+{% block breadcrumbs %}<div class="breadcrumbs">
+<a href="{% url 'admin:index' %}">Home</a>
+&rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">{{ opts.app_config.verbose_name }}</a>
+&rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">{{ opts.verbose_name_plural|capfirst }}</a>
+&rsaquo; {{ title }}
+</div>{% endblock %}
+{% block content %}
+<ul class="messagelist"><li class="success">New API key {{ key_id }} for agent {{ agent_id }}:
+<code class="new-api-key">{{ token }}</code></li>
+<li class="warning">Copy it now: it is shown only this once (only its hash is stored). Give it to the agent
+as its <code>Authorization: Bearer</code> key. Its previous keys keep working for {{ grace }}, then stop.</li></ul>
+<p><a href="{{ cancel_url }}" class="button">Back to the agents</a></p>
+{% endblock %}
+"""
+
+
+@cache
+def _template(source: str):
+    return engines["django"].from_string(source)
+
+
+def action_confirmation(
+    request: HttpRequest,
+    *,
+    model_admin: admin.ModelAdmin,
+    queryset: QuerySet,
+    action: str,
+    title: str,
+    question: str,
+    items: Iterable[str],
+    submit_label: str,
+    form: forms.Form | None = None,
+    hidden: Mapping[str, Any] | None = None,
+) -> TemplateResponse:
+    """The standard intermediate page of an admin action: it lists what the action will touch, shows an
+    optional form, and posts back to the changelist with `action`, `_selected_action` and `post=yes`, so
+    the action runs again and finds `post` in the request."""
+    request.current_app = model_admin.admin_site.name
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.model._meta,
+        "question": question,
+        "items": list(items),
+        "form": form,
+        "selected": list(queryset.values_list("pk", flat=True)),
+        "hidden": dict(hidden or {}),
+        "action": action,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "submit_label": submit_label,
+        "cancel_url": request.get_full_path(),
+    }
+    return TemplateResponse(request, _template(_CONFIRMATION_TEMPLATE), context)
+
+
+def action_confirmed(request: HttpRequest) -> bool:
+    """True when an action is posted back from its `action_confirmation` page."""
+    return request.POST.get("post") == "yes"
+
+
+def domain_error_text(error: DomainError) -> str:
+    return f"{error.code}: {error.message}"
+
+
+class ViewOnlyMixin:
+    """Objects are read-only in the admin (change only through the services), while the changelist keeps
+    the model's change permission so that staff holding it may run the admin actions."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = (
+        "key_id",
+        "source",
+        "origin",
+        "created_at",
+        "last_used_at",
+        "not_after",
+        "revoked_at",
+        "revoked_reason",
+    )
+    readonly_fields = fields
+    exclude = ("key_hash",)  # never shown, not even read-only
+    ordering = ("-created_at",)
+    extra = 0
+    can_delete = False
+    verbose_name = "API key"
+    verbose_name_plural = "API keys (ids only; use the actions to rotate or revoke)"
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+COUNTERS = (
+    "total_articles_submitted",
+    "total_revisions",
+    "total_articles_approved",
+    "total_articles_rejected",
+    "total_articles_published",
+)
+
+
+@admin.register(Agent)
+class AgentAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "name", "role", "is_active", "last_seen", *COUNTERS)
+    list_filter = ("is_active", "role")
+    search_fields = ("id", "name", "role")
+    ordering = ("id",)
+    fieldsets = (
+        (
+            "Configuration (agents.yml)",
+            {
+                "description": CONFIG_NOTE,
+                "fields": (
+                    "id",
+                    "name",
+                    "role",
+                    "description",
+                    "scopes",
+                    "allowed_sites",
+                    "is_active",
+                    "configured_at",
+                ),
+            },
+        ),
+        ("Activity", {"fields": ("last_seen", *COUNTERS, "created_at", "updated_at")}),
+    )
+    readonly_fields = (
+        "id",
+        "name",
+        "role",
+        "description",
+        "scopes",
+        "allowed_sites",
+        "is_active",
+        "configured_at",
+        "last_seen",
+        *COUNTERS,
+        "created_at",
+        "updated_at",
+    )
+    inlines = (ApiKeyInline,)
+    actions = ("rotate_key", "revoke_all_keys")
+
+    @admin.action(description="Rotate key (1 h grace)", permissions=["change"])
+    def rotate_key(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
+        agents = list(queryset[:2])
+        if len(agents) != 1:
+            self.message_user(
+                request,
+                "Select exactly one agent to rotate its key: the new key is shown once, on a page of its own.",
+                messages.ERROR,
+            )
+            return None
+        agent = agents[0]
+        try:
+            key, token = agent_key_rotate(
+                agent_id=agent.pk, grace_seconds=ROTATION_GRACE_SECONDS, actor=request.user.get_username()
+            )
+        except DomainError as error:
+            self.message_user(request, f"Agent {agent.pk}: {domain_error_text(error)}", messages.ERROR)
+            return None
+        # Rendered straight into this response (which the admin marks never-cache): the key never goes
+        # through the message storage, i.e. a cookie or the session table.
+        request.current_app = self.admin_site.name
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "New API key",
+            "opts": self.model._meta,
+            "agent_id": agent.pk,
+            "key_id": key.key_id,
+            "token": token,
+            "grace": "1 hour",
+            "cancel_url": request.get_full_path(),
+        }
+        return TemplateResponse(request, _template(_NEW_KEY_TEMPLATE), context)
+
+    @admin.action(description="Revoke all keys", permissions=["change"])
+    def revoke_all_keys(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
+        agents = list(queryset.order_by("pk"))
+        if not action_confirmed(request):
+            active = {}
+            for agent_id, key_id in ApiKey.objects.filter(agent__in=agents, revoked_at__isnull=True).values_list(
+                "agent_id", "key_id"
+            ):
+                active.setdefault(agent_id, []).append(key_id)
+            return action_confirmation(
+                request,
+                model_admin=self,
+                queryset=queryset,
+                action="revoke_all_keys",
+                title="Revoke all keys",
+                question="Revoke every API key of these agents? They stop working on their next use, and a key "
+                "revoked here stays revoked even while agents.yml still holds it. This cannot be undone: "
+                "the agent needs a new key (Rotate key) to connect again.",
+                items=[f"{agent}: {', '.join(active.get(agent.pk, [])) or 'no active key'}" for agent in agents],
+                submit_label="Yes, revoke the keys",
+            )
+        for agent in agents:
+            try:
+                revoked = agent_key_revoke(agent_id=agent.pk, actor=request.user.get_username())
+            except DomainError as error:
+                self.message_user(request, f"Agent {agent.pk}: {domain_error_text(error)}", messages.ERROR)
+                continue
+            if revoked:
+                self.message_user(
+                    request, f"Agent {agent.pk}: revoked {len(revoked)} key(s): {', '.join(revoked)}", messages.SUCCESS
+                )
+            else:
+                self.message_user(request, f"Agent {agent.pk}: no active key to revoke", messages.WARNING)
+        return None

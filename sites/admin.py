@@ -1,0 +1,110 @@
+"""Admin for WordPress sites: read-only (they come from sites.yml), with an on-demand health check.
+
+A site's application password lives only in the config files and process memory; the model has no field
+for it and neither has this admin."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from agents.admin import ViewOnlyMixin, domain_error_text
+from sites.models import HealthStatus, Site
+from sites.services import site_health_check
+from wpublisher.exceptions import DomainError
+
+CONFIG_NOTE = (
+    "These fields come from sites.yml and are read-only here: the file is the source of truth, and any edit "
+    "made in the admin would be overwritten on the next configuration reload. Change the file instead "
+    "(the application password is kept there only, never in the database)."
+)
+
+_HEALTH_LEVELS = {
+    HealthStatus.HEALTHY: messages.SUCCESS,
+    HealthStatus.WARNING: messages.WARNING,
+    HealthStatus.ERROR: messages.ERROR,
+}
+
+
+@admin.register(Site)
+class SiteAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "name",
+        "is_active",
+        "is_default",
+        "health_status",
+        "health_latency_ms",
+        "last_health_check",
+        "total_posts_published",
+        "total_publish_failures",
+    )
+    list_filter = ("health_status", "is_active")
+    search_fields = ("id", "name")
+    ordering = ("position", "id")
+    fieldsets = (
+        (
+            "Configuration (sites.yml)",
+            {
+                "description": CONFIG_NOTE,
+                "fields": (
+                    "id",
+                    "name",
+                    "api_url",
+                    "username",
+                    "default_category",
+                    "default_tags",
+                    "max_connections",
+                    "idle_timeout",
+                    "health_check_interval",
+                    "is_default",
+                    "position",
+                    "is_active",
+                ),
+            },
+        ),
+        (
+            "Health",
+            {"fields": ("health_status", "health_message", "health_latency_ms", "last_health_check")},
+        ),
+        ("Activity", {"fields": ("total_posts_published", "total_publish_failures", "created_at", "updated_at")}),
+    )
+    readonly_fields = (
+        "id",
+        "name",
+        "api_url",
+        "username",
+        "default_category",
+        "default_tags",
+        "max_connections",
+        "idle_timeout",
+        "health_check_interval",
+        "is_default",
+        "position",
+        "is_active",
+        "health_status",
+        "health_message",
+        "health_latency_ms",
+        "last_health_check",
+        "total_posts_published",
+        "total_publish_failures",
+        "created_at",
+        "updated_at",
+    )
+    actions = ("check_health",)
+
+    @admin.action(description="Check health now", permissions=["change"])
+    def check_health(self, request: HttpRequest, queryset: QuerySet[Site]) -> None:
+        for site_id in queryset.order_by("position", "id").values_list("pk", flat=True):
+            try:
+                site = site_health_check(site_id=site_id)
+            except DomainError as error:
+                self.message_user(request, f"Site {site_id}: {domain_error_text(error)}", messages.ERROR)
+                continue
+            latency = f"{site.health_latency_ms:.0f} ms" if site.health_latency_ms is not None else "no answer"
+            self.message_user(
+                request,
+                f"Site {site.pk} is {site.health_status} ({latency}): {site.health_message}",
+                _HEALTH_LEVELS.get(site.health_status, messages.INFO),
+            )

@@ -1,0 +1,84 @@
+"""The console websocket: reviewers only; events become toasts and refresh signals; events written by
+another process (the worker, embedded layer) arrive through the outbox relay."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.auth import AuthMiddlewareStack
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.urls import path
+
+from articles.consumers import ConsoleConsumer
+from tests.factories import UserFactory
+from wpublisher import events
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]
+
+application = AuthMiddlewareStack(URLRouter([path("ws/console/", ConsoleConsumer.as_asgi())]))
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+async def communicator_for(user) -> WebsocketCommunicator:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    def session_cookie() -> str:
+        from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+        store = SessionStore()
+        store[SESSION_KEY], store[BACKEND_SESSION_KEY] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.save()
+        return store.session_key
+
+    key = await sync_to_async(session_cookie)()
+    return WebsocketCommunicator(application, "/ws/console/", headers=[(b"cookie", f"sessionid={key}".encode())])
+
+
+async def test_anonymous_and_non_staff_are_refused():
+    anonymous = WebsocketCommunicator(application, "/ws/console/")
+    connected, _ = await anonymous.connect()
+    assert not connected
+    user = await sync_to_async(UserFactory)(username="visitor", is_staff=False)
+    communicator = await communicator_for(user)
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_a_reviewer_receives_events_as_toasts_and_refresh_signals():
+    user = await sync_to_async(UserFactory)(username="alice", is_staff=True)
+    communicator = await communicator_for(user)
+    connected, _ = await communicator.connect()
+    assert connected
+    events.console_events_served_here()
+    await sync_to_async(events._deliver)(
+        {"event": "publish_succeeded", "article_id": 7, "site_id": "wp1", "status": "published", "agent_id": "writer"}
+    )
+    html = await communicator.receive_from(timeout=5)
+    assert 'hx-swap-oob="beforeend"' in html and "Article 7 published on wp1" in html
+    assert 'id="live-event"' in html and 'data-article="7"' in html
+    await communicator.disconnect()
+
+
+async def test_events_of_another_process_arrive_through_the_outbox(monkeypatch):
+    user = await sync_to_async(UserFactory)(username="bob", is_staff=True)
+    communicator = await communicator_for(user)
+    assert (await communicator.connect())[0]
+    await asyncio.sleep(0.3)  # the relay starts from the newest outbox row when the first console connects
+    # As in the Celery worker: the in-memory layer is not the web server's, so the event goes to the outbox.
+    monkeypatch.setattr(events, "_served_here", False)
+    await sync_to_async(events._deliver)({"event": "article_submitted", "article_id": 9, "agent_id": "writer"})
+    from audit.models import ConsoleEvent
+
+    assert await sync_to_async(ConsoleEvent.objects.count)() == 1
+    html = await communicator.receive_from(timeout=5)
+    assert "Article 9 submitted by writer" in html
+    await communicator.disconnect()
+    await asyncio.sleep(0)
