@@ -5,6 +5,7 @@ WordPress, and agents over MCP with the SDK client. Screenshots go to test-artif
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import threading
@@ -33,7 +34,10 @@ XSS = (
 @pytest.fixture(scope="module")
 def console(tmp_path_factory, real_wordpress):
     if not Path(CHROMIUM).exists():
-        pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
+        message = "no Chromium at /usr/bin/chromium (apt-get install chromium)"
+        if os.environ.get("WPUBLISHER_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     keys = {"writer": key_generate()[1], "editor": key_generate()[1]}
