@@ -209,21 +209,7 @@ class AgentAdmin(ViewOnlyMixin, admin.ModelAdmin):
         ),
         ("Activity", {"fields": ("last_seen", *COUNTERS, "created_at", "updated_at")}),
     )
-    readonly_fields = (
-        "id",
-        "name",
-        "role",
-        "description",
-        "scopes",
-        "allowed_sites",
-        "is_active",
-        "configured_at",
-        "last_seen",
-        *COUNTERS,
-        "created_at",
-        "updated_at",
-    )
-    inlines = (ApiKeyInline,)
+    inlines = (ApiKeyInline,)  # view-only (ViewOnlyMixin): the fields above are shown read-only
     actions = ("rotate_key", "revoke_all_keys")
 
     @admin.action(description="Rotate key (1 h grace)", permissions=["change"])

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from agents.admin import ViewOnlyMixin, domain_error_text
 from sites.models import HealthStatus, Site
-from sites.services import site_health_check
+from sites.services import SITE_CONFIG_FIELDS, site_health_check
 from wpublisher.exceptions import DomainError
 
 CONFIG_NOTE = (
@@ -29,6 +29,7 @@ _HEALTH_LEVELS = {
 
 @admin.register(Site)
 class SiteAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    # View-only (ViewOnlyMixin): every field below is shown read-only.
     list_display = (
         "id",
         "name",
@@ -48,20 +49,7 @@ class SiteAdmin(ViewOnlyMixin, admin.ModelAdmin):
             "Configuration (sites.yml)",
             {
                 "description": CONFIG_NOTE,
-                "fields": (
-                    "id",
-                    "name",
-                    "api_url",
-                    "username",
-                    "default_category",
-                    "default_tags",
-                    "max_connections",
-                    "idle_timeout",
-                    "health_check_interval",
-                    "is_default",
-                    "position",
-                    "is_active",
-                ),
+                "fields": ("id", *SITE_CONFIG_FIELDS, "is_active"),
             },
         ),
         (
@@ -69,28 +57,6 @@ class SiteAdmin(ViewOnlyMixin, admin.ModelAdmin):
             {"fields": ("health_status", "health_message", "health_latency_ms", "last_health_check")},
         ),
         ("Activity", {"fields": ("total_posts_published", "total_publish_failures", "created_at", "updated_at")}),
-    )
-    readonly_fields = (
-        "id",
-        "name",
-        "api_url",
-        "username",
-        "default_category",
-        "default_tags",
-        "max_connections",
-        "idle_timeout",
-        "health_check_interval",
-        "is_default",
-        "position",
-        "is_active",
-        "health_status",
-        "health_message",
-        "health_latency_ms",
-        "last_health_check",
-        "total_posts_published",
-        "total_publish_failures",
-        "created_at",
-        "updated_at",
     )
     actions = ("check_health",)
 

@@ -19,7 +19,7 @@ from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.wordpress import time_budget, wordpress_client
 from wpublisher.config.schema import SiteConfig
 
-_SITE_FIELDS = (
+SITE_CONFIG_FIELDS = (
     "name",
     "api_url",
     "username",
@@ -69,7 +69,7 @@ def sites_sync(*, sites: Sequence[SiteConfig]) -> SiteSyncReport:
         if site is None:
             Site.objects.create(id=spec.id, is_active=True, **values)
             report.added.append(spec.id)
-        elif not site.is_active or any(getattr(site, f) != values[f] for f in _SITE_FIELDS):
+        elif not site.is_active or any(getattr(site, f) != values[f] for f in SITE_CONFIG_FIELDS):
             Site.objects.filter(pk=spec.id).update(is_active=True, updated_at=timezone.now(), **values)
             report.updated.append(spec.id)
     wanted = {s.id for s in sites}
