@@ -8,6 +8,8 @@ from articles.models import Article, ArticleRevision, ArticleStatus
 from wpublisher.exceptions import ValidationFailed
 
 LIST_LIMIT_MAX = 100
+# Past this no page exists anyway; beyond 64 bits the databases refuse the number.
+OFFSET_MAX = 1_000_000
 
 
 def article_visible_to(*, agent: Agent | None) -> QuerySet[Article]:
@@ -42,8 +44,11 @@ def article_list(
         )
     if not 1 <= limit <= LIST_LIMIT_MAX:
         raise ValidationFailed(f"limit must be 1 to {LIST_LIMIT_MAX} (got {limit})", field="limit")
-    if offset < 0:
-        raise ValidationFailed(f"offset must be 0 or more (got {offset})", field="offset")
+    if not 0 <= offset <= OFFSET_MAX:
+        raise ValidationFailed(f"offset must be 0 to {OFFSET_MAX} (got {offset})", field="offset")
+    for field, value in (("search", search), ("agent_id", agent_id), ("target_site", target_site)):
+        if value and "\x00" in value:
+            raise ValidationFailed(f"{field} must not contain NUL characters", field=field)
     articles = article_visible_to(agent=agent)
     if status:
         articles = articles.filter(status=status)

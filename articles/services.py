@@ -136,10 +136,17 @@ def _require_scope(agent: Agent, scope: str) -> None:
         raise Forbidden(f"agent {agent.id} lacks the scope {scope}", field="scope")
 
 
+def _no_nul(value: str, field: str) -> str:
+    """Text the databases can store: PostgreSQL refuses the NUL character."""
+    if "\x00" in value:
+        raise ValidationFailed(f"{field} must not contain NUL characters", field=field)
+    return value
+
+
 def _clean_title(title: Any) -> str:
     if not isinstance(title, str):
         raise ValidationFailed("title must be a string", field="title")
-    title = title.strip()
+    title = _no_nul(title.strip(), "title")
     if not 1 <= len(title) <= TITLE_MAX:
         raise ValidationFailed(f"title must be 1 to {TITLE_MAX} characters (got {len(title)})", field="title")
     return title
@@ -148,6 +155,7 @@ def _clean_title(title: Any) -> str:
 def _clean_content(content: Any, limits: SystemSettings) -> str:
     if not isinstance(content, str) or not content.strip():
         raise ValidationFailed("content_markdown must not be empty", field="content_markdown")
+    _no_nul(content, "content_markdown")
     size = len(content.encode("utf-8"))
     if size > limits.max_content_bytes:
         raise ValidationFailed(
@@ -166,7 +174,7 @@ def _clean_tags(tags: Any, limits: SystemSettings) -> list[str]:
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise ValidationFailed("tags must be a list of strings or a comma-separated string", field="tags")
     cleaned: list[str] = []
-    for tag in (t.strip() for t in tags):
+    for tag in (_no_nul(t.strip(), "tags") for t in tags):
         if tag and tag.casefold() not in {c.casefold() for c in cleaned}:
             cleaned.append(tag)
     if len(cleaned) > limits.max_tags:
@@ -185,7 +193,7 @@ def _clean_category(category: Any) -> str:
         return ""
     if not isinstance(category, str):
         raise ValidationFailed("category must be a string", field="category")
-    category = category.strip()
+    category = _no_nul(category.strip(), "category")
     if len(category) > CATEGORY_MAX:
         raise ValidationFailed(
             f"category must be at most {CATEGORY_MAX} characters (got {len(category)})", field="category"
@@ -215,7 +223,7 @@ def _clean_text(value: Any, *, field: str, limit: int, required: bool = False) -
         value = ""
     if not isinstance(value, str):
         raise ValidationFailed(f"{field} must be a string", field=field)
-    value = value.strip()
+    value = _no_nul(value.strip(), field)
     if required and not value:
         raise ValidationFailed(f"{field} is required", field=field)
     if len(value) > limit:

@@ -123,7 +123,7 @@ def test_a_submission_appears_and_an_approval_publishes_without_a_reload(console
     page.wait_for_selector("#live-status.on")
     title = f"Live article {uuid.uuid4().hex[:6]}"
     article_id = submit_over_mcp(console, title)
-    page.wait_for_selector(f"#article-row-{article_id}", timeout=15000)  # arrived live, no reload
+    page.wait_for_selector(f"#article-row-{article_id}", timeout=30000)  # arrived live, no reload
     shot(page, "queue")
     page.click(f"#article-row-{article_id} a")
     page.wait_for_selector("#approve")

@@ -167,3 +167,19 @@ def test_reject_needs_a_reason(writer):
     article = services.article_submit(agent=writer, **GOOD)
     with pytest.raises(ValidationFailed, match="rejection_reason is required"):
         services.article_reject(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, rejection_reason="  ")
+
+
+@pytest.mark.parametrize("field", ["title", "content_markdown", "category", "tags"])
+def test_nul_characters_are_refused_by_name(writer, field):
+    values = {**GOOD, field: "bad\x00value" if field != "tags" else ["ok", "bad\x00tag"]}
+    with pytest.raises(ValidationFailed, match=f"{field} must not contain NUL characters"):
+        services.article_submit(agent=writer, **values)
+
+
+def test_list_articles_refuses_nul_and_absurd_offsets(writer):
+    from articles.selectors import article_list
+
+    with pytest.raises(ValidationFailed, match="search must not contain NUL characters"):
+        article_list(search="a\x00b")
+    with pytest.raises(ValidationFailed, match=r"offset must be 0 to 1000000 \(got 9223372036854775808\)"):
+        article_list(offset=2**63)

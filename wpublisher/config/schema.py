@@ -157,7 +157,7 @@ def config_read(config_dir: Path, *, environ: Mapping[str, str]) -> Config:
 
 
 _FILES = (AGENTS_FILE, SITES_FILE, SYSTEM_FILE, API_KEYS_FILE)  # also the fingerprint's and messages' order
-_ID_RE = re.compile(r"[a-z0-9._-]{1,50}")
+ID_RE = re.compile(r"[a-z0-9._-]{1,50}")
 _ID_RULE = "must be 1-50 characters of a-z, 0-9, '.', '_' and '-'"
 _ENV_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _WP_API_PATH = "/wp-json/wp/v2"
@@ -275,7 +275,7 @@ class _Node:
 
     def identifier(self, key: str) -> str:
         value = self.text(key)
-        if value and not _ID_RE.fullmatch(value):
+        if value and not ID_RE.fullmatch(value):
             self.at(key).error(_ID_RULE)
             return ""
         return value
@@ -706,7 +706,7 @@ def _api_keys_read(
             place.error("expected token:client_id:scopes")
             continue
         token, client_id, scopes_text = parts
-        if not _ID_RE.fullmatch(client_id):
+        if not ID_RE.fullmatch(client_id):
             place.error(f"client_id {_ID_RULE}")
             continue
         draft = by_id.get(client_id)
