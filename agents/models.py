@@ -72,3 +72,25 @@ class ApiKey(models.Model):
         if self.not_after and self.not_after <= now:
             return "key expired"
         return None
+
+
+class AgentWeeklyReport(models.Model):
+    """What an agent did in one week (Monday 00:00 UTC to the next), written by a weekly task."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="weekly_reports")
+    week_start = models.DateField()
+    submitted = models.PositiveIntegerField(default=0)
+    revised = models.PositiveIntegerField(default=0)
+    approved = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    published = models.PositiveIntegerField(default=0)
+    publish_failed = models.PositiveIntegerField(default=0)
+    average_review_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-week_start", "agent_id"]
+        constraints = [models.UniqueConstraint(fields=["agent", "week_start"], name="weekly_report_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} week of {self.week_start}"

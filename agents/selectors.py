@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db.models import Count, QuerySet
 
 from agents.exceptions import AgentNotFound
-from agents.models import Agent, ApiKey
+from agents.models import Agent, AgentWeeklyReport, ApiKey
 
 
 def agent_get(*, agent_id: str, include_inactive: bool = True) -> Agent:
@@ -59,3 +59,11 @@ def agent_article_counts() -> dict[str, dict[str, int]]:
     for agent_id, status, n in rows.values_list("submitting_agent_id", "status", "n"):
         counts.setdefault(agent_id, {})[status] = n
     return counts
+
+
+def agent_latest_weekly_reports() -> dict[str, AgentWeeklyReport]:
+    """The newest weekly report of each agent."""
+    latest: dict[str, AgentWeeklyReport] = {}
+    for report in AgentWeeklyReport.objects.order_by("agent_id", "-week_start"):
+        latest.setdefault(report.agent_id, report)
+    return latest

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
-from agents.selectors import agent_article_counts, agent_key_list, agent_list
+from agents.selectors import agent_article_counts, agent_key_list, agent_latest_weekly_reports, agent_list
 from agents.services import agent_key_revoke, agent_key_rotate
 from mcp_bridge.selectors import connected_agent_ids
 from wpublisher.console import render_page, reviewer_required, run_action
@@ -17,8 +17,15 @@ def _agents_context(new_key: tuple[str, str] | None = None) -> dict:
     keys: dict[str, list] = {}
     for key in agent_key_list():
         keys.setdefault(key.agent_id, []).append(key)
+    reports = agent_latest_weekly_reports()
     rows = [
-        {"agent": a, "connected": a.id in connected, "counts": counts.get(a.id, {}), "keys": keys.get(a.id, [])}
+        {
+            "agent": a,
+            "connected": a.id in connected,
+            "counts": counts.get(a.id, {}),
+            "keys": keys.get(a.id, []),
+            "report": reports.get(a.id),
+        }
         for a in agent_list(include_inactive=True)
     ]
     return {"rows": rows, "new_key": new_key}

@@ -55,6 +55,7 @@ def audit_record(
         entry.article_id or "-",
         entry.site_id or "-",
         entry.message,
+        extra={"event": entry.event_type, "agent": entry.agent_id, "article": entry.article_id, "site": entry.site_id},
     )
     return entry
 

@@ -43,6 +43,7 @@ from mcp_bridge.services import (
     mcp_sessions_close_orphaned,
     mcp_sessions_expire,
 )
+from wpublisher.metrics import AUTH_FAILURES, IPS_BLOCKED, MCP_REQUEST_DURATION, MCP_REQUESTS
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class McpGateway:
         body_limit = config.system.max_request_bytes
         streamable = server.streamable_http_app(
             streamable_http_path="/mcp",
+            stateless_http=settings.MCP_STATELESS_HTTP,
             transport_security=security,
             max_request_body_size=body_limit,
             session_idle_timeout=float(config.global_settings.session_timeout),
@@ -203,6 +205,23 @@ class McpGateway:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        transport = "sse" if scope["path"] in ("/sse",) or scope["path"].startswith("/messages") else "streamable-http"
+        answered: dict[str, int] = {}
+
+        async def counting(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+                if scope["path"] != "/sse":  # a stream lasts as long as the client stays
+                    MCP_REQUEST_DURATION.labels(transport).observe(time.perf_counter() - started)
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self._serve(scope, receive, counting)
+        finally:
+            MCP_REQUESTS.labels(transport, str(answered.get("status", 0))).inc()
+
+    async def _serve(self, scope: dict, receive, send) -> None:
         await self.start()
         from wpublisher.config.services import config_current
 
@@ -248,7 +267,9 @@ class McpGateway:
         try:
             agent = await _db(agent_authenticate, token=token, ip_address=ip, user_agent=user_agent)
         except AuthFailed:
-            await _db(client_ip_auth_failure_record, ip_address=ip, user_agent=user_agent)
+            AUTH_FAILURES.inc()
+            if await _db(client_ip_auth_failure_record, ip_address=ip, user_agent=user_agent):
+                IPS_BLOCKED.inc()
             await _drain(receive)
             await _unauthorized(send, "invalid, expired or revoked API key", error="invalid_token")
             return
@@ -267,7 +288,7 @@ class McpGateway:
         if path == "/mcp" or path.startswith("/mcp/"):
             session_id = _header(scope, b"mcp-session-id")
             version = _header(scope, b"mcp-protocol-version")
-            if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            if settings.MCP_STATELESS_HTTP or (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS):
                 # A session-less (stateless protocol) client: its session is its run of requests.
                 if not await self._touch_or_admit(
                     f"stateless:{agent.id}",

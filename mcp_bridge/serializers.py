@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from agents.models import Agent
+from agents.models import Agent, AgentWeeklyReport
 from articles.models import Article, ArticleRevision
 from audit.models import AuditLog
 from sites.models import Site
@@ -113,4 +113,17 @@ def audit_entry(entry: AuditLog) -> dict[str, Any]:
         "username": entry.username or None,
         "message": entry.message,
         "metadata": entry.metadata,
+    }
+
+
+def weekly_report(report: AgentWeeklyReport) -> dict[str, Any]:
+    return {
+        "week_start": report.week_start.isoformat(),
+        "submitted": report.submitted,
+        "revised": report.revised,
+        "approved": report.approved,
+        "rejected": report.rejected,
+        "published": report.published,
+        "publish_failed": report.publish_failed,
+        "average_review_seconds": report.average_review_seconds,
     }

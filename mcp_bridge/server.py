@@ -38,6 +38,7 @@ from mcp_bridge.selectors import connected_agent_ids
 from sites.selectors import site_get, site_health, site_list
 from wpublisher import __version__
 from wpublisher.exceptions import DomainError, Forbidden
+from wpublisher.metrics import MCP_TOOL_CALLS
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _current_agent: ContextVar[Agent | None] = ContextVar("mcp_current_agent", default=None)
@@ -91,17 +92,22 @@ def _tool_call(fn: _F) -> _F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         close_old_connections()
+        outcome = "error"
         try:
             agent = _resolve_caller()
             agent_tool_call_allow(agent_id=agent.id)
             token = _current_agent.set(agent)
             try:
-                return fn(*args, **kwargs)
+                result = fn(*args, **kwargs)
+                outcome = "ok"
+                return result
             finally:
                 _current_agent.reset(token)
         except DomainError as error:
+            outcome = error.code
             raise ToolError(_error_text(error)) from None
         finally:
+            MCP_TOOL_CALLS.labels(fn.__name__, outcome).inc()
             close_old_connections()
 
     return wrapper  # type: ignore[return-value]
@@ -312,6 +318,12 @@ def _register_resources(server: MCPServer) -> None:
     @_resource_read
     def agent_stats_resource(agent_id: str) -> Any:
         return agent_stats(agent_id=agent_id)
+
+    @server.resource("agent://{agent_id}/reports", mime_type=json_type, description="An agent's weekly reports")
+    @_resource_read
+    def agent_reports_resource(agent_id: str) -> Any:
+        agent = agent_get(agent_id=agent_id)
+        return [serializers.weekly_report(r) for r in agent.weekly_reports.all()[:12]]
 
     @server.resource("site://list", mime_type=json_type, description="Every active site with its health")
     @_resource_read

@@ -13,6 +13,8 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,6 +60,10 @@ CSRF_TRUSTED_ORIGINS = _env_list("CSRF_TRUSTED_ORIGINS", "")
 MCP_ALLOWED_HOSTS = _env_list("MCP_ALLOWED_HOSTS", "127.0.0.1:*,localhost:*,[::1]:*")
 MCP_ALLOWED_ORIGINS = _env_list("MCP_ALLOWED_ORIGINS", "http://127.0.0.1:*,http://localhost:*,http://[::1]:*")
 MCP_ISSUER_URL = os.environ.get("MCP_ISSUER_URL", f"http://{HOST}:{PORT}")
+# Several web processes behind a round-robin balancer: Streamable HTTP without server-side sessions, so any
+# process answers any request (session binding and idle expiry then do not apply; every request is still
+# authenticated). One process: keep sessions.
+MCP_STATELESS_HTTP = _env_bool("MCP_STATELESS_HTTP")
 
 INSTALLED_APPS = [
     "daphne",
@@ -170,12 +176,25 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_REDIRECT_STDOUTS = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# The seed's queues: publishing (WordPress posts), monitoring (health checks), maintenance (the rest).
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_TASK_ROUTES = {
+    "articles.publish_article": {"queue": "publishing"},
+    "sites.*": {"queue": "monitoring"},
+}
+# A worker consumes every queue listed here unless started with -Q (compose can dedicate workers).
+CELERY_TASK_QUEUES = [Queue(name) for name in ("publishing", "monitoring", "maintenance")]
 CELERY_BEAT_SCHEDULE = {
     "audit-retention": {"task": "audit.apply_retention", "schedule": 24 * 3600.0},
     "recover-stuck-publishes": {"task": "articles.recover_stuck_publishes", "schedule": 60.0},
     # Each site is checked at its own health_check_interval; this only looks for sites that are due.
     "site-health-checks": {"task": "sites.schedule_health_checks", "schedule": 10.0},
     "expire-mcp-sessions": {"task": "mcp_bridge.expire_sessions", "schedule": 3600.0},
+    # Every Monday, shortly after the week ends (UTC).
+    "weekly-agent-reports": {
+        "task": "agents.write_weekly_reports",
+        "schedule": crontab(minute=15, hour=0, day_of_week="mon"),
+    },
 }
 
 # --- Auth, sessions, security ------------------------------------------------------------------------
@@ -242,9 +261,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "wpublisher.logformat.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # LOG_FORMAT=json: one JSON object a line, with agent, article and site fields.
+        "console": {"class": "logging.StreamHandler", "formatter": os.environ.get("LOG_FORMAT", "plain")},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

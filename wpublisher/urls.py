@@ -4,9 +4,11 @@ from django.urls import include, path
 
 from wpublisher import views
 from wpublisher.api import api
+from wpublisher.metrics import metrics_view
 
 urlpatterns = [
     path("health", views.health, name="health"),
+    path("metrics", metrics_view, name="metrics"),
     path("login/", auth_views.LoginView.as_view(template_name="console/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

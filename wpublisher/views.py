@@ -40,13 +40,53 @@ def _broker() -> dict:
         return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_name}
 
 
+def _channel_layer() -> dict:
+    """A message sent to the channel layer comes back (Redis), or the layer is this process's memory."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import InMemoryChannelLayer, get_channel_layer
+
+    layer = get_channel_layer()
+    if isinstance(layer, InMemoryChannelLayer):
+        return {"backend": "in-memory"}
+
+    async def round_trip() -> None:
+        channel = await layer.new_channel()
+        await layer.send(channel, {"type": "health.ping"})
+        await layer.receive(channel)
+
+    async_to_sync(round_trip)()
+    return {"backend": type(layer).__name__}
+
+
+def _sites() -> list[dict]:
+    from sites.selectors import site_list
+
+    return [
+        {
+            "id": site.id,
+            "status": site.health_status,
+            "latency_ms": site.health_latency_ms,
+            "last_check": site.last_health_check.isoformat() if site.last_health_check else None,
+        }
+        for site in site_list()
+    ]
+
+
 def health(request: HttpRequest) -> JsonResponse:
     """Serving status: 200 while the database answers, 503 when it does not."""
-    checks = {"database": _check(_database), "broker": _check(_broker)}
+    checks = {"database": _check(_database), "broker": _check(_broker), "channel_layer": _check(_channel_layer)}
     config = config_status()
     healthy = checks["database"]["status"] == "ok"
-    overall = "ok" if healthy and checks["broker"]["status"] == "ok" and config["status"] == "ok" else "degraded"
-    body = {"status": overall if healthy else "error", "version": __version__, **checks, "config": config}
+    all_ok = all(check["status"] == "ok" for check in checks.values()) and config["status"] == "ok"
+    overall = "ok" if all_ok else "degraded"
+    sites = _sites() if healthy else []
+    body = {
+        "status": overall if healthy else "error",
+        "version": __version__,
+        **checks,
+        "config": config,
+        "sites": sites,
+    }
     return JsonResponse(body, status=200 if healthy else 503)
 
 

@@ -100,3 +100,34 @@ def test_retention_task_uses_the_configured_days(loaded_config):
     row = audit_record(event_type="auth_failed", message="eight days old")
     AuditLog.objects.filter(pk=row.pk).update(timestamp=timezone.now() - timedelta(days=8))
     assert apply_audit_retention() == 1
+
+
+def test_json_log_lines_carry_agent_article_and_site():
+    import io
+
+    from wpublisher.logformat import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    audit_logger = logging.getLogger("wpublisher.audit")
+    audit_logger.addHandler(handler)
+    try:
+        audit_record(
+            event_type="publish_failed",
+            message="boom",
+            agent_id="writer",
+            article_id=7,
+            site_id="wp1",
+            severity="error",
+        )
+    finally:
+        audit_logger.removeHandler(handler)
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    assert (line["agent"], line["article"], line["site"], line["event"], line["level"]) == (
+        "writer",
+        7,
+        "wp1",
+        "publish_failed",
+        "error",
+    )

@@ -55,7 +55,9 @@ def fake_sites(*site_ids: str) -> list[dict]:
     ]
 
 
-def make_world(directory, agents: dict[str, dict], server: str = "daphne", **config) -> World:
+def make_world(
+    directory, agents: dict[str, dict], server: str = "daphne", web_env: dict | None = None, **config
+) -> World:
     keys = {agent_id: key_generate()[1] for agent_id in agents}
     entries = [
         {
@@ -68,7 +70,7 @@ def make_world(directory, agents: dict[str, dict], server: str = "daphne", **con
         for agent_id, spec in agents.items()
     ]
     deployment = Deployment(directory, agents=entries, sites=fake_sites("site-a", "site-b", "site-c"), **config)
-    deployment.start_web(server=server)
+    deployment.start_web(server=server, env=web_env)
     return World(deployment=deployment, keys=keys)
 
 

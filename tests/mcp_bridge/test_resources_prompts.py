@@ -46,6 +46,7 @@ async def test_every_resource(world):
         assert (await read(writer, "agent://seo"))["role"] == "seo-optimizer"
         assert article_id in [a["id"] for a in await read(writer, "agent://writer/articles")]
         assert (await read(writer, "agent://writer/stats"))["total_articles_submitted"] >= 1
+        assert await read(writer, "agent://writer/reports") == []  # written weekly by celery beat
         assert {s["id"] for s in await read(writer, "site://list")} == {"site-a", "site-b", "site-c"}
         assert (await read(writer, "site://site-b"))["default_category"] == "site-b news"
         assert article_id in [a["id"] for a in await read(writer, "site://site-a/articles")]

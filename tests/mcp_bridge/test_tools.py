@@ -175,3 +175,17 @@ async def test_agents_sites_stats_and_health(world):
         assert stats["articles_by_status"]["pending_review"] >= 1
         health = await call(client, "get_site_health", site_id="site-b")
         assert (health["site_id"], health["status"]) == ("site-b", "unknown")
+
+
+async def test_metrics_count_mcp_requests_and_tool_calls(world):
+    import httpx2
+
+    async with connect(world, "writer") as client:
+        await call(client, "list_sites")
+        await error(client, "get_article", article_id=999999)
+    async with httpx2.AsyncClient() as http:
+        text = (await http.get(f"{world.url}/metrics")).text
+    assert 'wpublisher_mcp_tool_calls_total{outcome="ok",tool="list_sites"}' in text
+    assert 'wpublisher_mcp_tool_calls_total{outcome="ARTICLE_NOT_FOUND",tool="get_article"}' in text
+    assert 'wpublisher_mcp_requests_total{status="200",transport="streamable-http"}' in text
+    assert "wpublisher_mcp_request_duration_seconds_bucket" in text

@@ -133,8 +133,9 @@ class Deployment:
         self.wait_for(lambda: "ready." in Path(log.name).read_text(), 60, "the worker to start")
         return worker
 
-    def start_web(self, *, server: str = "daphne") -> str:
-        """The web server (daphne, or uvicorn) on a free port; returns its base URL once /health answers."""
+    def start_web(self, *, server: str = "daphne", env: dict[str, str] | None = None) -> str:
+        """The web server (daphne, or uvicorn) on a free port; returns its base URL once /health answers.
+        `env` adds to the environment of this process only."""
         import socket
         import urllib.request
 
@@ -149,7 +150,7 @@ class Deployment:
         self.web = subprocess.Popen(
             [PYTHON, *command, "wpublisher.asgi:application"],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -1,0 +1,96 @@
+"""Prometheus metrics at /metrics.
+
+Counters of what happens in this process (MCP requests and tool calls, authentication failures) live
+in prometheus_client's registry; each web process exposes its own, as Prometheus expects. The state of
+the system (articles by status, agents, sites, publishes) is read from the database at scrape time, so
+every process reports the same numbers, whichever process did the work (the Celery workers included)."""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+MCP_REQUESTS = Counter(
+    "wpublisher_mcp_requests", "MCP HTTP requests by transport and HTTP status", ["transport", "status"]
+)
+MCP_REQUEST_DURATION = Histogram(
+    "wpublisher_mcp_request_duration_seconds",
+    "Time to answer an MCP HTTP request (SSE streams excluded)",
+    ["transport"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+MCP_TOOL_CALLS = Counter("wpublisher_mcp_tool_calls", "MCP tool calls by tool and outcome", ["tool", "outcome"])
+AUTH_FAILURES = Counter("wpublisher_auth_failures", "Failed agent authentications (this process)")
+IPS_BLOCKED = Counter("wpublisher_ips_blocked", "Client IPs blocked after repeated failures (this process)")
+
+HEALTH_VALUES = {"healthy": 1.0, "warning": 0.5, "error": 0.0, "unknown": -1.0}
+
+
+class DatabaseCollector(Collector):
+    """The system's state, read when Prometheus scrapes."""
+
+    def collect(self):
+        from agents.models import Agent
+        from articles.models import Article, ArticleStatus
+        from audit.monitoring import publish_durations
+        from mcp_bridge.selectors import connected_agent_ids
+        from sites.models import Site
+
+        articles = GaugeMetricFamily("wpublisher_articles", "Articles by status", labels=["status"])
+        counts = dict(Article.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+        for status in ArticleStatus.values:
+            articles.add_metric([status], counts.get(status, 0))
+        yield articles
+
+        yield GaugeMetricFamily(
+            "wpublisher_agents_active", "Active agents", value=Agent.objects.filter(is_active=True).count()
+        )
+        yield GaugeMetricFamily(
+            "wpublisher_agents_connected", "Agents with an open MCP session", value=len(connected_agent_ids())
+        )
+
+        publishes = CounterMetricFamily(
+            "wpublisher_publishes", "Publishes by site and outcome", labels=["site", "outcome"]
+        )
+        health = GaugeMetricFamily(
+            "wpublisher_site_health", "Site health: 1 healthy, 0.5 warning, 0 error, -1 unknown", labels=["site"]
+        )
+        latency = GaugeMetricFamily("wpublisher_site_latency_ms", "Latency of the last health check", labels=["site"])
+        for site in Site.objects.filter(is_active=True):
+            publishes.add_metric([site.id, "success"], site.total_posts_published)
+            publishes.add_metric([site.id, "failure"], site.total_publish_failures)
+            health.add_metric([site.id], HEALTH_VALUES.get(site.health_status, -1.0))
+            if site.health_latency_ms is not None:
+                latency.add_metric([site.id], site.health_latency_ms)
+        yield publishes
+        yield health
+        yield latency
+
+        durations = sorted(seconds for _, seconds in publish_durations(limit=200))
+        summary = GaugeMetricFamily(
+            "wpublisher_publish_duration_seconds_recent",
+            "Duration of the last 200 successful publishes, by quantile",
+            labels=["quantile"],
+        )
+        for quantile in (0.5, 0.9, 0.99):
+            if durations:
+                summary.add_metric([str(quantile)], durations[min(len(durations) - 1, int(quantile * len(durations)))])
+        yield summary
+
+
+_registered = False
+
+
+def _register() -> None:
+    global _registered
+    if not _registered:
+        REGISTRY.register(DatabaseCollector())
+        _registered = True
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    _register()
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
