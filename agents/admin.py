@@ -145,6 +145,19 @@ class ViewOnlyMixin:
         return False
 
 
+class ReadOnlyMixin:
+    """Records nobody changes: no add, no change, no delete (the audit log, MCP sessions)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     fields = (

@@ -12,10 +12,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import quote
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from agents.admin import ReadOnlyMixin
 from audit.models import AuditLog
 
 
@@ -26,7 +26,7 @@ def _link(viewname: str, pk: Any) -> str:
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("timestamp", "event_type", "severity", "agent", "article", "site", "username", "message")
     list_display_links = ("timestamp",)
     list_filter = ("event_type", "category", "severity")
@@ -55,15 +55,6 @@ class AuditLogAdmin(admin.ModelAdmin):
         "user_agent",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="agent", ordering="agent_id")
     def agent(self, entry: AuditLog) -> str:

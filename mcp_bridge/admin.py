@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from agents.admin import ReadOnlyMixin
 from mcp_bridge.models import McpSession
 
 
@@ -27,7 +26,7 @@ class SessionStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(McpSession)
-class McpSessionAdmin(admin.ModelAdmin):
+class McpSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "agent",
         "transport",
@@ -60,12 +59,3 @@ class McpSessionAdmin(admin.ModelAdmin):
         "close_reason",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -21,26 +21,14 @@ from pathlib import Path
 import pytest
 
 from tests.mcp_bridge.conftest import World, make_world
+from tests.mcp_bridge.test_tools import ALL_TOOLS
 from tests.support.deployment import ROOT
 
 pytestmark = [pytest.mark.slow]
 
 VERSION = "2.12.0"
 TIMEOUT = 120
-TOOLS = {
-    "submit_article",
-    "list_articles",
-    "get_article_status",
-    "get_article",
-    "revise_article",
-    "approve_article",
-    "reject_article",
-    "retry_publish",
-    "list_agents",
-    "list_sites",
-    "get_agent_stats",
-    "get_site_health",
-}
+TOOLS = ALL_TOOLS
 AGENTS = {
     "writer": {"role": "content-creator"},
     "editor": {"role": "editor", "scopes": ["article:submit", "article:read", "article:review"]},
