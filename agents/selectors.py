@@ -4,6 +4,7 @@ from django.db.models import Count, QuerySet
 
 from agents.exceptions import AgentNotFound
 from agents.models import Agent, AgentWeeklyReport, ApiKey
+from wpublisher.cache import agent_stats_key, cached
 
 
 def agent_get(*, agent_id: str, include_inactive: bool = True) -> Agent:
@@ -25,7 +26,11 @@ def agent_key_list(*, agent_id: str | None = None) -> QuerySet[ApiKey]:
 
 
 def agent_stats(*, agent_id: str) -> dict:
-    """Counters and articles by status for one agent."""
+    """Counters and articles by status for one agent (cached; writes that change them invalidate)."""
+    return cached(agent_stats_key(agent_id), lambda: _agent_stats(agent_id))
+
+
+def _agent_stats(agent_id: str) -> dict:
     from articles.models import Article
 
     agent = agent_get(agent_id=agent_id)

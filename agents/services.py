@@ -19,6 +19,7 @@ from agents.keys import key_candidate_ids, key_check, key_digest, key_generate, 
 from agents.models import Agent, AgentWeeklyReport, ApiKey, KeySource
 from audit.models import EventType, Severity
 from audit.services import audit_record
+from wpublisher.cache import agent_stats_key, invalidate
 from wpublisher.config.schema import AgentConfig
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def _agent_mark_seen(*, key: ApiKey, now, ip_address: str | None, user_agent: st
     agent = key.agent
     returning = agent.last_seen is None or agent.last_seen < now - timedelta(seconds=_session_timeout())
     Agent.objects.filter(pk=agent.pk).update(last_seen=now)
+    invalidate(agent_stats_key(agent.pk))
     agent.last_seen = now
     if returning:
         # Success is audited when an agent comes back after a session's worth of silence, not per request.
@@ -225,6 +227,7 @@ def agents_sync(*, agents: Sequence[AgentConfig]) -> AgentSyncReport:
     gone = [agent_id for agent_id, a in existing.items() if a.is_active and agent_id not in {s.id for s in agents}]
     Agent.objects.filter(pk__in=gone).update(is_active=False, updated_at=timezone.now())
     report.deactivated = gone
+    invalidate(*(agent_stats_key(a) for a in [*report.added, *report.updated, *gone]))
     return report
 
 

@@ -30,6 +30,7 @@ from audit.models import EventType, Severity
 from audit.services import audit_record
 from sites.exceptions import SiteNotFound
 from sites.models import Site
+from wpublisher.cache import agent_stats_key, invalidate, site_health_key
 from wpublisher.config.schema import PublishingSettings, SystemSettings
 from wpublisher.exceptions import Forbidden, ValidationFailed
 from wpublisher.processes import process_is_dead, process_label
@@ -99,6 +100,8 @@ def _article_transition(
             metadata={"from": article.status, "to": rule.target, **(metadata or {})},
         )
         article.status = rule.target
+        changed_agents = {article.submitting_agent_id, *([agent_id] if agent_id else [])}
+        invalidate(*map(agent_stats_key, changed_agents), site_health_key(article.target_site_id))
         article_event_send(
             article_id=article.pk,
             event=str(rule.event_type),
@@ -309,6 +312,7 @@ def article_submit(
             note="submitted",
         )
         Agent.objects.filter(pk=agent.pk).update(total_articles_submitted=F("total_articles_submitted") + 1)
+        invalidate(agent_stats_key(agent.id))
         audit_record(
             event_type=EventType.ARTICLE_SUBMITTED,
             message=f"agent {agent.id} submitted article {article.pk} '{title}' for {site.id}",

@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 
 from sites.exceptions import SiteNotFound
 from sites.models import Site
+from wpublisher.cache import cached, site_health_key
 
 
 def site_get(*, site_id: str, include_inactive: bool = True) -> Site:
@@ -20,7 +21,11 @@ def site_list(*, include_inactive: bool = False) -> QuerySet[Site]:
 
 
 def site_health(*, site_id: str) -> dict:
-    """The last recorded health of a site."""
+    """The last recorded health of a site (cached; health checks and publishes invalidate)."""
+    return cached(site_health_key(site_id), lambda: _site_health(site_id))
+
+
+def _site_health(site_id: str) -> dict:
     site = site_get(site_id=site_id)
     return {
         "site_id": site.id,

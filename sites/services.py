@@ -17,6 +17,7 @@ from sites.events import site_health_event_send
 from sites.exceptions import SiteNotFound, WordPressError
 from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.wordpress import time_budget, wordpress_client
+from wpublisher.cache import invalidate, site_health_key
 from wpublisher.config.schema import SiteConfig
 
 SITE_CONFIG_FIELDS = (
@@ -75,6 +76,7 @@ def sites_sync(*, sites: Sequence[SiteConfig]) -> SiteSyncReport:
     wanted = {s.id for s in sites}
     report.deactivated = [site_id for site_id, s in existing.items() if s.is_active and site_id not in wanted]
     Site.objects.filter(pk__in=report.deactivated).update(is_active=False, updated_at=timezone.now())
+    invalidate(*(site_health_key(s) for s in [*report.added, *report.updated, *report.deactivated]))
     return report
 
 
@@ -134,6 +136,7 @@ def _site_health_record(*, site: Site, status: str, message: str, latency_ms: fl
             last_health_check=now,
             health_check_queued_at=None,
         )
+        invalidate(site_health_key(site.pk))
         SiteHealthSample.objects.create(site=site, checked_at=now, status=status, latency_ms=latency_ms)
         SiteHealthSample.objects.filter(site=site, checked_at__lt=now - HEALTH_HISTORY).delete()
         if status != previous:

@@ -22,9 +22,12 @@ def _fast_bcrypt(settings) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_state():
-    """Each test starts like a new process: no running config, an empty key cache."""
+    """Each test starts like a new process: no running config, an empty key cache, an empty cache."""
+    from django.core.cache import cache
+
     config_services._state = config_services.ConfigState()
     agent_services._verified.clear()
+    cache.clear()
     yield
     config_services._state = config_services.ConfigState()
     agent_services._verified.clear()
