@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test lint check-config migrate clean
+.PHONY: run test lint bench bench-smoke check-config migrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ run: $(STAMP)
 ## test: the whole test suite
 test: $(STAMP)
 	$(PY) -m pytest
+
+## bench: wpublisher against the bare MCP SDK and direct WordPress calls; writes bench/results.json
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+bench-smoke: $(STAMP)
+	$(PY) bench/run.py --smoke
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
