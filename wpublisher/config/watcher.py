@@ -38,6 +38,14 @@ class _ConfigFileHandler(FileSystemEventHandler):
             self._timer.daemon = True
             self._timer.start()
 
+    def stop(self) -> None:
+        """Cancel a pending reload and wait for one that is running."""
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+            timer.join(timeout=30)
+
     def _fire(self) -> None:
         try:
             self._on_change()
@@ -48,19 +56,21 @@ class _ConfigFileHandler(FileSystemEventHandler):
 
 
 _observer = None
+_handler: _ConfigFileHandler | None = None
 _observer_lock = threading.Lock()
 
 
 def config_watch_start(config_dir: Path, *, sync: bool = True) -> None:
     """Start watching `config_dir` (once per process)."""
-    global _observer
+    global _observer, _handler
     from wpublisher.config.services import config_reload
 
     with _observer_lock:
         if _observer is not None:
             return
         observer = Observer()
-        observer.schedule(_ConfigFileHandler(lambda: config_reload(sync=sync)), str(config_dir))
+        _handler = _ConfigFileHandler(lambda: config_reload(sync=sync))
+        observer.schedule(_handler, str(config_dir))
         observer.daemon = True
         observer.start()
         _observer = observer
@@ -68,9 +78,12 @@ def config_watch_start(config_dir: Path, *, sync: bool = True) -> None:
 
 
 def config_watch_stop() -> None:
-    global _observer
+    global _observer, _handler
     with _observer_lock:
         if _observer is not None:
             _observer.stop()
             _observer.join(timeout=5)
             _observer = None
+        if _handler is not None:
+            _handler.stop()
+            _handler = None
