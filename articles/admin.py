@@ -120,34 +120,8 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
             {"classes": ("collapse",), "fields": ("content_hash", "approved_content_hash", "agent_metadata")},
         ),
     )
-    readonly_fields = (
-        "title",
-        "status",
-        "submitting_agent",
-        "target_site",
-        "revision_number",
-        "category",
-        "tags",
-        "created_at",
-        "updated_at",
-        "preview",
-        "content_markdown",
-        "reviewed_by",
-        "publishing_agent",
-        "reviewed_at",
-        "reviewer_notes",
-        "rejection_reason",
-        "wordpress_post_id",
-        "wordpress_permalink",
-        "published_at",
-        "publish_attempts",
-        "publish_error_message",
-        "publish_claimed_by",
-        "publish_claimed_at",
-        "content_hash",
-        "approved_content_hash",
-        "agent_metadata",
-    )
+    # View-only (ViewOnlyMixin) shows every field above read-only; the preview is a method, named here.
+    readonly_fields = ("preview",)
     inlines = (ArticleRevisionInline,)
     actions = ("approve_selected", "reject_selected", "retry_publishing")
 
