@@ -91,6 +91,15 @@ class ConfigFiles:
 
 
 @pytest.fixture
+def queued(monkeypatch) -> list[int]:
+    """Publish tasks queued by the services, recorded instead of sent (the task itself is tested with the
+    publishing pipeline)."""
+    sent: list[int] = []
+    monkeypatch.setattr("articles.tasks.publish_article.delay", lambda article_id: sent.append(article_id))
+    return sent
+
+
+@pytest.fixture
 def eager():
     """Celery runs tasks in the calling process, retries included (countdowns are skipped)."""
     from wpublisher.celery import app

@@ -16,8 +16,8 @@ from tests.factories import AgentFactory, SiteFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_weekly_reports_count_each_agents_week(monkeypatch):
-    monkeypatch.setattr("articles.tasks.publish_article.delay", lambda article_id: None)
+@pytest.mark.usefixtures("queued")
+def test_weekly_reports_count_each_agents_week():
     SiteFactory(id="blog")
     writer, idle = AgentFactory(id="writer"), AgentFactory(id="idle")
     editor = AgentFactory(id="editor", scopes=["article:read", "article:review"])

@@ -12,17 +12,10 @@ from articles.models import Article, ArticleStatus
 from audit.models import AuditLog
 from tests.factories import AgentFactory, ArticleFactory, SiteFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued")]
 
 S = ArticleStatus
 CHANGELIST = reverse("admin:articles_article_changelist")
-
-
-@pytest.fixture(autouse=True)
-def queued(monkeypatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr("articles.tasks.publish_article.delay", lambda article_id: sent.append(article_id))
-    return sent
 
 
 def change_url(article: Article) -> str:

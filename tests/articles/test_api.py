@@ -10,17 +10,9 @@ from articles.models import ArticleStatus
 from audit.models import AuditLog
 from tests.factories import AgentFactory, ArticleFactory, SiteFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued")]
 
 S = ArticleStatus
-
-
-@pytest.fixture(autouse=True)
-def queued(monkeypatch) -> list[int]:
-    """Publish tasks queued by the services (the task itself is tested with the publishing pipeline)."""
-    sent: list[int] = []
-    monkeypatch.setattr("articles.tasks.publish_article.delay", lambda article_id: sent.append(article_id))
-    return sent
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from articles.models import Article, ArticleStatus
 from audit.models import AuditLog
 from tests.factories import AgentFactory, ArticleFactory, SiteFactory, UserFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued")]
 
 PAGES = ["/", "/articles/", "/sites/", "/agents/", "/config/", "/audit/", "/monitoring/"]
 
@@ -22,11 +22,6 @@ def reviewer_client(client, loaded_config):
     loaded_config(agents=[agent_entry("writer"), agent_entry("editor")], sites=[site_entry("blog")])
     client.force_login(UserFactory(username="alice", is_staff=True))
     return client
-
-
-@pytest.fixture(autouse=True)
-def no_publishing(monkeypatch):
-    monkeypatch.setattr("articles.tasks.publish_article.delay", lambda article_id: None)
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -27,8 +27,8 @@ CANARY_KEY = "canary-KEY-7f3a9c2e1b5d8f4a6c0e2b4d6f8a1c3e"
 CANARY_PASSWORD = "canary PASS wq8z 3m5n 7v9x"
 
 
-def test_no_secret_reaches_an_audit_row_or_a_log_line(loaded_config, config_files, caplog, monkeypatch):
-    monkeypatch.setattr("articles.tasks.publish_article.delay", lambda article_id: None)
+@pytest.mark.usefixtures("queued")
+def test_no_secret_reaches_an_audit_row_or_a_log_line(loaded_config, config_files, caplog):
     caplog.set_level(logging.DEBUG)
     loaded_config(
         agents=[
@@ -62,8 +62,8 @@ def test_no_secret_reaches_an_audit_row_or_a_log_line(loaded_config, config_file
     assert "leak attempt [redacted] [redacted]" in caplog.text
 
 
-def test_every_workflow_step_is_audited_with_its_actors(loaded_config, monkeypatch):
-    monkeypatch.setattr("articles.tasks.publish_article.delay", lambda article_id: None)
+@pytest.mark.usefixtures("queued")
+def test_every_workflow_step_is_audited_with_its_actors(loaded_config):
     loaded_config(agents=[agent_entry("writer")], sites=[site_entry("blog")])
     writer = Agent.objects.get(pk="writer")
     article = articles.article_submit(agent=writer, title="T", content_markdown="x")
