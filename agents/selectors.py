@@ -4,7 +4,10 @@ from django.db.models import Count, QuerySet
 
 from agents.exceptions import AgentNotFound
 from agents.models import Agent, AgentWeeklyReport, ApiKey
-from wpublisher.cache import agent_stats_key, cached
+from wpublisher.cache import AuthMemo, agent_config_key, agent_stats_key, auth_generation, cached, cached_many
+
+# Active agents by id, shared by the requests of this process (read-only: never change one).
+_agents_memo = AuthMemo()
 
 
 def agent_get(*, agent_id: str, include_inactive: bool = True) -> Agent:
@@ -12,6 +15,24 @@ def agent_get(*, agent_id: str, include_inactive: bool = True) -> Agent:
     agent = agents.filter(pk=agent_id).first()
     if agent is None:
         raise AgentNotFound(agent_id)
+    return agent
+
+
+def agent_config_get(*, agent_id: str, cache_only: bool = False) -> Agent | None:
+    """The active agent `agent_id` as configured (role, scopes, allowed sites), for authentication and
+    authorization on every request: cached, and invalidated by every change to its configuration. None when
+    it is unknown or inactive, or with `cache_only` when the cache does not hold it. Its counters and
+    last_seen may lag behind; read those with `agent_get`."""
+    generation = auth_generation()
+    agent = _agents_memo.get(agent_id, generation)
+    if agent is None:
+        key = agent_config_key(agent_id)
+        if cache_only:
+            agent = cached_many([key]).get(key)
+        else:
+            agent = cached(key, lambda: Agent.objects.filter(pk=agent_id, is_active=True).first())
+        if agent is not None:
+            _agents_memo.put(agent_id, generation, agent)
     return agent
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as time_of_day
 
 from django.conf import settings
 from django.db import transaction
@@ -17,9 +19,19 @@ from django.utils import timezone
 from agents.exceptions import AgentNotFound, AuthFailed
 from agents.keys import key_candidate_ids, key_check, key_digest, key_generate, key_hash
 from agents.models import Agent, AgentWeeklyReport, ApiKey, KeySource
+from agents.selectors import agent_config_get
 from audit.models import EventType, Severity
 from audit.services import audit_record
-from wpublisher.cache import agent_stats_key, invalidate
+from wpublisher.cache import (
+    AuthMemo,
+    agent_config_key,
+    agent_stats_key,
+    api_key_key,
+    auth_generation,
+    cached_many,
+    fill,
+    invalidate,
+)
 from wpublisher.config.schema import AgentConfig
 
 logger = logging.getLogger(__name__)
@@ -28,38 +40,102 @@ REMOVED_FROM_CONFIG = "removed from config"
 # last_seen / last_used_at are written at most this often per key, not on every request.
 LAST_SEEN_INTERVAL = timedelta(seconds=60)
 
-# Verified keys, per ApiKey row: (stored hash, SHA-256 of the key). A hit skips bcrypt (about 200 ms);
-# the row itself is still read on every request, so revocation and expiry apply at once.
+# Verified keys, per ApiKey row: (stored hash, SHA-256 of the key). A hit skips bcrypt (about 200 ms).
 _verified: dict[int, tuple[str, bytes]] = {}
+# When this process last marked each key (by row id) as used, so that it writes at most once a minute.
+_marked_seen: dict[int, float] = {}
+# (key, agent) by SHA-256 of the token, while the auth generation holds (read-only: never change one).
+_authenticated_memo = AuthMemo()
+# In the key cache, a candidate lookup id under which no key is stored.
+_NO_KEY = "none"
 
 
 def _remember_verified(key: ApiKey, digest: bytes) -> None:
     _verified[key.pk] = (key.key_hash, digest)
 
 
-def _digest_matches(key: ApiKey, token: str) -> bool:
+def _digest_matches(key: ApiKey, token: str, *, cache_only: bool) -> bool | None:
+    """Whether `token` is `key`; None when only bcrypt could tell and `cache_only` forbids it."""
     digest = key_digest(token)
     cached = _verified.get(key.pk)
     if cached and cached[0] == key.key_hash:
         return hmac.compare_digest(cached[1], digest)
+    if cache_only:
+        return None
     if key_check(token, key.key_hash):
         _remember_verified(key, digest)
         return True
     return False
 
 
-def agent_authenticate(*, token: str, ip_address: str | None = None, user_agent: str | None = None) -> Agent:
-    """The active agent owning `token`, or AuthFailed (audited, without the token)."""
-    now = timezone.now()
-    candidates = ApiKey.objects.select_related("agent").filter(key_id__in=key_candidate_ids(token or "")).order_by()
-    key = next((k for k in candidates if token and _digest_matches(k, token)), None)
-    reason = None
+def _stored_keys(key_ids: list[str], *, cache_only: bool) -> list[ApiKey] | None:
+    """The stored keys under the candidate `key_ids` (from the cache, else the database; None when
+    `cache_only` and the cache does not hold them all). Ids with no key are cached as such only beside
+    one that has a key, so that random tokens do not fill the cache."""
+    entries = cached_many(api_key_key(i) for i in key_ids)
+    missing = [i for i in key_ids if api_key_key(i) not in entries]
+    if missing:
+        if cache_only:
+            return None
+        rows = {row.key_id: row for row in ApiKey.objects.filter(key_id__in=missing).order_by()}
+        for key_id in missing:
+            entries[api_key_key(key_id)] = rows.get(key_id, _NO_KEY)
+        if rows:
+            for key_id in missing:
+                fill(api_key_key(key_id), rows.get(key_id, _NO_KEY))
+    return [entry for entry in entries.values() if entry != _NO_KEY]
+
+
+def _authenticate(token: str, *, now: datetime, cache_only: bool) -> tuple[ApiKey | None, Agent | None, str | None]:
+    """(key, agent, why it fails); with `cache_only`, (None, None, None) when the cache cannot tell."""
+    undecided = (None, None, None)
+    keys = _stored_keys(key_candidate_ids(token or ""), cache_only=cache_only) if token else []
+    if keys is None:
+        return undecided
+    key = None
+    for candidate in keys:
+        matches = _digest_matches(candidate, token, cache_only=cache_only)
+        if matches is None:
+            return undecided
+        if matches:
+            key = candidate
+            break
     if key is None:
-        reason = "unknown key"
-    elif (unusable := key.unusable_reason(now)) is not None:
-        reason = unusable
-    elif not key.agent.is_active:
-        reason = "agent inactive"
+        return (None, None, "unknown key") if not cache_only else undecided
+    if (unusable := key.unusable_reason(now)) is not None:
+        return (key, None, unusable) if not cache_only else undecided
+    agent = agent_config_get(agent_id=key.agent_id, cache_only=cache_only)
+    if agent is None:
+        return (key, None, "agent inactive") if not cache_only else undecided
+    return key, agent, None
+
+
+def agent_authenticate_cached(*, token: str) -> Agent | None:
+    """The agent owning `token` when the cache alone can tell, with no database and nothing to write: a
+    usable key this process verified and marked as used within the last minute, of an active agent. None
+    means only `agent_authenticate` can answer (it is not a failure)."""
+    now = timezone.now()
+    digest, generation = key_digest(token), auth_generation()
+    found = _authenticated_memo.get(digest, generation)
+    if found is None:
+        key, agent, _ = _authenticate(token, now=now, cache_only=True)
+        if key is None:
+            return None
+        found = (key, agent)
+        _authenticated_memo.put(digest, generation, found)
+    key, agent = found
+    if key.unusable_reason(now) is not None:
+        return None
+    if time.monotonic() - _marked_seen.get(key.pk, -1e9) >= LAST_SEEN_INTERVAL.total_seconds():
+        return None
+    return agent
+
+
+def agent_authenticate(*, token: str, ip_address: str | None = None, user_agent: str | None = None) -> Agent:
+    """The active agent owning `token`, or AuthFailed (audited, without the token). Keys and agents are
+    read through the cache, which every change to them invalidates, so revocation applies at once."""
+    now = timezone.now()
+    key, agent, reason = _authenticate(token, now=now, cache_only=False)
     if reason is not None:
         audit_record(
             event_type=EventType.AUTH_FAILED,
@@ -71,22 +147,22 @@ def agent_authenticate(*, token: str, ip_address: str | None = None, user_agent:
             user_agent=user_agent,
         )
         raise AuthFailed(reason)
-    _agent_mark_seen(key=key, now=now, ip_address=ip_address, user_agent=user_agent)
-    return key.agent
+    _agent_mark_seen(key=key, agent=agent, now=now, ip_address=ip_address, user_agent=user_agent)
+    return agent
 
 
-def _agent_mark_seen(*, key: ApiKey, now, ip_address: str | None, user_agent: str | None) -> None:
-    cutoff = now - LAST_SEEN_INTERVAL
-    if key.last_used_at is not None and key.last_used_at >= cutoff:
+def _agent_mark_seen(*, key: ApiKey, agent: Agent, now, ip_address: str | None, user_agent: str | None) -> None:
+    if time.monotonic() - _marked_seen.get(key.pk, -1e9) < LAST_SEEN_INTERVAL.total_seconds():
         return  # seen recently: no write on the hot path
+    _marked_seen[key.pk] = time.monotonic()
+    cutoff = now - LAST_SEEN_INTERVAL
     stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff)
     if not ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now):
-        return  # another request marked it meanwhile
-    agent = key.agent
-    returning = agent.last_seen is None or agent.last_seen < now - timedelta(seconds=_session_timeout())
+        return  # another process marked it meanwhile
+    last_seen = Agent.objects.filter(pk=agent.pk).values_list("last_seen", flat=True).first()
+    returning = last_seen is None or last_seen < now - timedelta(seconds=_session_timeout())
     Agent.objects.filter(pk=agent.pk).update(last_seen=now)
     invalidate(agent_stats_key(agent.pk))
-    agent.last_seen = now
     if returning:
         # Success is audited when an agent comes back after a session's worth of silence, not per request.
         audit_record(
@@ -120,6 +196,7 @@ def agent_key_create(*, agent_id: str, actor: str = "") -> tuple[ApiKey, str]:
     hashed = key_hash(token, rounds=settings.API_KEY_BCRYPT_ROUNDS)
     with transaction.atomic():
         key = ApiKey.objects.create(agent=agent, key_id=key_id, key_hash=hashed, source=KeySource.MANAGED)
+        invalidate(api_key_key(key_id))
         audit_record(
             event_type=EventType.KEY_CREATED,
             message=f"new API key {key_id} for agent {agent.id}",
@@ -148,6 +225,7 @@ def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "
         old_ids = list(old.values_list("key_id", flat=True))
         old.update(not_after=not_after)
         key = ApiKey.objects.create(agent=agent, key_id=key_id, key_hash=hashed, source=KeySource.MANAGED)
+        invalidate(*map(api_key_key, [*old_ids, key_id]))
         audit_record(
             event_type=EventType.KEY_ROTATED,
             message=f"API key of agent {agent.id} rotated to {key_id}; "
@@ -172,6 +250,7 @@ def agent_key_revoke(*, agent_id: str, key_id: str | None = None, actor: str = "
             keys = keys.filter(key_id=key_id)
         revoked = list(keys.values_list("key_id", flat=True))
         keys.update(revoked_at=now, revoked_reason="revoked" + (f" by {actor}" if actor else ""))
+        invalidate(*map(api_key_key, revoked))
         for revoked_id in revoked:
             audit_record(
                 event_type=EventType.KEY_REVOKED,
@@ -227,7 +306,8 @@ def agents_sync(*, agents: Sequence[AgentConfig]) -> AgentSyncReport:
     gone = [agent_id for agent_id, a in existing.items() if a.is_active and agent_id not in {s.id for s in agents}]
     Agent.objects.filter(pk__in=gone).update(is_active=False, updated_at=timezone.now())
     report.deactivated = gone
-    invalidate(*(agent_stats_key(a) for a in [*report.added, *report.updated, *gone]))
+    changed = [*report.added, *report.updated, *gone]
+    invalidate(*map(agent_stats_key, changed), *map(agent_config_key, changed))
     return report
 
 
@@ -279,10 +359,12 @@ def agent_keys_sync(*, agents: Sequence[AgentConfig], new_hashes: dict[str, str]
                 _audit_key(EventType.KEY_CREATED, agent.id, spec.lookup_id, f"restored from {spec.source}")
             if changes:
                 ApiKey.objects.filter(pk=row.pk).update(**changes)
+                invalidate(api_key_key(row.key_id))
     removed = [row for key_id, row in existing.items() if key_id not in wanted and row.revoked_at is None]
     ApiKey.objects.filter(pk__in=[r.pk for r in removed]).update(
         revoked_at=timezone.now(), revoked_reason=REMOVED_FROM_CONFIG
     )
+    invalidate(*(api_key_key(k) for k in [*report.keys_added, *(r.key_id for r in removed)]))
     for row in removed:
         report.keys_revoked.append(row.key_id)
         _audit_key(EventType.KEY_REVOKED, row.agent_id, row.key_id, REMOVED_FROM_CONFIG)
@@ -322,7 +404,7 @@ def agent_weekly_reports_write(*, week_start: date | None = None) -> list[AgentW
 
     today = timezone.now().date()
     week_start = week_start or today - timedelta(days=today.weekday() + 7)
-    start = datetime.combine(week_start, time.min, tzinfo=UTC)
+    start = datetime.combine(week_start, time_of_day.min, tzinfo=UTC)
     end = start + timedelta(days=7)
     events = list(
         AuditLog.objects.filter(timestamp__gte=start, timestamp__lt=end, event_type__in=list(WEEKLY_COUNTED_EVENTS))

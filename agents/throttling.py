@@ -1,18 +1,17 @@
 """Brute-force blocking per client IP and tool-call rate limits per agent.
 
-Counters live in Django's cache: Redis when configured (shared by every web process), else the process's
-local memory (the embedded default runs one web process). Windows are fixed, starting at the first event.
+Counters live in Django's "counters" cache: Redis when configured (shared by every web process), else the
+process's local memory (the embedded default runs one web process). Windows are fixed, starting at the first event.
 """
 
 from __future__ import annotations
 
 import time
 
-from django.core.cache import cache
-
 from agents.exceptions import RateLimited
 from audit.models import EventType, Severity
 from audit.services import audit_record
+from wpublisher.cache import process_cache
 
 
 def _limits():
@@ -23,18 +22,22 @@ def _limits():
     return config.system if config else SystemSettings()
 
 
+def _counters():
+    return process_cache("counters")
+
+
 def _count(key: str, window: int) -> int:
-    cache.add(key, 0, timeout=window)
+    _counters().add(key, 0, timeout=window)
     try:
-        return cache.incr(key)
+        return _counters().incr(key)
     except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window)
+        _counters().add(key, 1, timeout=window)
         return 1
 
 
 def client_ip_blocked_for(*, ip_address: str) -> int:
     """Seconds this IP stays blocked, 0 when it is not."""
-    until = cache.get(f"wpub:ipblock:{ip_address}")
+    until = _counters().get(f"wpub:ipblock:{ip_address}")
     return max(0, int(until - time.time())) if until else 0
 
 
@@ -45,7 +48,7 @@ def client_ip_auth_failure_record(*, ip_address: str, user_agent: str = "") -> b
     failures = _count(f"wpub:authfail:{ip_address}", limits.auth_failure_window)
     if failures < limits.auth_failure_limit:
         return False
-    if cache.add(
+    if _counters().add(
         f"wpub:ipblock:{ip_address}", time.time() + limits.auth_block_duration, timeout=limits.auth_block_duration
     ):
         audit_record(
@@ -57,7 +60,7 @@ def client_ip_auth_failure_record(*, ip_address: str, user_agent: str = "") -> b
             user_agent=user_agent,
             metadata={"failures": failures, "block_seconds": limits.auth_block_duration},
         )
-        cache.delete(f"wpub:authfail:{ip_address}")
+        _counters().delete(f"wpub:authfail:{ip_address}")
         return True
     return False
 

@@ -1,9 +1,10 @@
 """The MCP server: every tool, resource and prompt of the design, as thin adapters over the services
 and selectors. The MCP SDK is imported only inside mcp_bridge.
 
-Tools are plain (sync) functions: the SDK runs them on worker threads, where the Django ORM may be used.
-Each runs inside `_tool_call`, which finds the calling agent, applies its rate limit and turns domain
-errors into `ToolError`s that carry a stable code ("VALIDATION_ERROR: title must be ...").
+Tools are written as plain (sync) functions, since they use the Django ORM. `_tool_call` makes each an
+async tool for the SDK that runs on the MCP threads (mcp_bridge.threads) as the calling agent: it finds
+the agent, applies its rate limit and turns domain errors into `ToolError`s that carry a stable code
+("VALIDATION_ERROR: title must be ...").
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal, TypeVar
 
-from django.db import close_old_connections
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
@@ -25,7 +25,7 @@ from pydantic import Field
 
 from agents.exceptions import AuthFailed
 from agents.models import Agent
-from agents.selectors import agent_get, agent_list, agent_stats
+from agents.selectors import agent_config_get, agent_get, agent_list, agent_stats
 from agents.services import agent_authenticate
 from agents.throttling import agent_tool_call_allow
 from articles import selectors as article_selectors
@@ -35,6 +35,7 @@ from audit.selectors import audit_log_list
 from mcp_bridge import serializers
 from mcp_bridge.prompts import agent_specialization_guide_text, multi_agent_workflow_text
 from mcp_bridge.selectors import connected_agent_ids
+from mcp_bridge.threads import run_sync
 from sites.selectors import site_get, site_health, site_list
 from wpublisher import __version__
 from wpublisher.exceptions import DomainError, Forbidden
@@ -72,8 +73,9 @@ def current_agent() -> Agent:
 def _resolve_caller() -> Agent:
     access = get_access_token()
     if access is not None:
-        # The gateway authenticated this request; re-read the agent for its current scopes and state.
-        agent = Agent.objects.filter(pk=access.client_id, is_active=True).first()
+        # The gateway authenticated this request; read the agent's current scopes and state (cached, and
+        # invalidated when they change: an SSE session outlives the request that opened it).
+        agent = agent_config_get(agent_id=access.client_id)
         if agent is None:
             raise AuthFailed("agent inactive")
         return agent
@@ -89,9 +91,9 @@ def _error_text(error: DomainError) -> str:
 
 
 def _tool_call(fn: _F) -> _F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        close_old_connections()
+    """The tool as the SDK sees it: async, running `fn` on the MCP threads as the calling agent."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
         outcome = "error"
         try:
             agent = _resolve_caller()
@@ -108,15 +110,16 @@ def _tool_call(fn: _F) -> _F:
             raise ToolError(_error_text(error)) from None
         finally:
             MCP_TOOL_CALLS.labels(fn.__name__, outcome).inc()
-            close_old_connections()
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return await run_sync(call, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
 def _resource_read(fn: _F) -> _F:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> str:
-        close_old_connections()
+    def read(*args: Any, **kwargs: Any) -> str:
         try:
             token = _current_agent.set(_resolve_caller())
             try:
@@ -125,8 +128,10 @@ def _resource_read(fn: _F) -> _F:
                 _current_agent.reset(token)
         except DomainError as error:
             raise ResourceError(_error_text(error)) from None
-        finally:
-            close_old_connections()
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> str:
+        return await run_sync(read, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -209,7 +214,8 @@ def _register_tools(server: MCPServer) -> None:
     @_tool_call
     def get_article_status(article_id: ArticleId) -> dict[str, Any]:
         """The status of an article: review outcome, publishing progress, errors, WordPress link."""
-        return serializers.article_status(article_selectors.article_get(article_id=article_id, agent=current_agent()))
+        article = article_selectors.article_status_get(article_id=article_id, agent=current_agent())
+        return serializers.article_status(article)
 
     @server.tool(annotations=READ_ONLY)
     @_tool_call
@@ -405,22 +411,14 @@ def _register_resources(server: MCPServer) -> None:
 
 def _register_prompts(server: MCPServer) -> None:
     @server.prompt(description="A workflow for agents collaborating on content, from this server's setup")
-    def multi_agent_workflow(content_type: str, agent_roles: str, target_sites: str | None = None) -> str:
-        close_old_connections()
-        try:
-            return multi_agent_workflow_text(
-                content_type=content_type, agent_roles=agent_roles, target_sites=target_sites
-            )
-        finally:
-            close_old_connections()
+    async def multi_agent_workflow(content_type: str, agent_roles: str, target_sites: str | None = None) -> str:
+        return await run_sync(
+            multi_agent_workflow_text, content_type=content_type, agent_roles=agent_roles, target_sites=target_sites
+        )
 
     @server.prompt(description="How an agent in a given role should use this server's tools")
-    def agent_specialization_guide(agent_role: str, content_domain: str | None = None) -> str:
-        close_old_connections()
-        try:
-            return agent_specialization_guide_text(agent_role=agent_role, content_domain=content_domain)
-        finally:
-            close_old_connections()
+    async def agent_specialization_guide(agent_role: str, content_domain: str | None = None) -> str:
+        return await run_sync(agent_specialization_guide_text, agent_role=agent_role, content_domain=content_domain)
 
 
 class GatewayTokenVerifier:

@@ -23,14 +23,17 @@ def _fast_bcrypt(settings) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_process_state():
     """Each test starts like a new process: no running config, an empty key cache, an empty cache."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     config_services._state = config_services.ConfigState()
     agent_services._verified.clear()
-    cache.clear()
+    agent_services._marked_seen.clear()
+    for alias in ("default", "counters"):
+        caches[alias].clear()
     yield
     config_services._state = config_services.ConfigState()
     agent_services._verified.clear()
+    agent_services._marked_seen.clear()
 
 
 def new_key() -> str:

@@ -1,22 +1,53 @@
 """Read-through caching of values many requests read and few writes change (seed section 9.2): agent
-stats and site health. Django's cache is Redis when configured (shared by every process), else local
-memory. Writers invalidate after their transaction commits, so a reader never re-caches data that a
-rolled-back or not-yet-committed write would change."""
+configuration and API keys, agent stats and site health. Django's cache is Redis when configured, else
+files in DATA_DIR; either way every process (web, worker, commands) shares it, so a write anywhere
+invalidates it everywhere.
+
+Writers invalidate when they write and again after their transaction commits. Invalidation leaves a
+short-lived tombstone rather than deleting the entry, and readers fill with `add`, which a tombstone blocks:
+a reader that read the database before the write committed cannot put its stale value back (the race that
+would let a revoked key keep working)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+import threading
+import uuid
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import BaseCache, caches
 from django.db import transaction
+
+
+@functools.cache
+def process_cache(alias: str = "default") -> BaseCache:
+    """One cache backend object for the whole process. `django.core.cache.cache` makes one per thread and
+    per async context, which under ASGI means per request: a Redis connection pool, or the file cache's
+    set-up, every time. The Redis, file and local-memory backends are safe to share between threads."""
+    return caches.create_connection(alias)
+
 
 # Long enough to matter under load; short enough that a missed invalidation heals by itself.
 TIMEOUT = 300
+# Longer than any single read of the database takes, so no reader that started before a write fills after it.
+TOMBSTONE_SECONDS = 10
+_TOMBSTONE = "wpub:invalidated"
+# Changes whenever an API key or an agent's configuration does (see `AuthMemo`).
+AUTH_GENERATION_KEY = "wpub:auth-generation"
+_AUTH_PREFIXES = ("wpub:api-key:", "wpub:agent:")
 
 
 def agent_stats_key(agent_id: str) -> str:
     return f"wpub:agent-stats:{agent_id}"
+
+
+def agent_config_key(agent_id: str) -> str:
+    return f"wpub:agent:{agent_id}"
+
+
+def api_key_key(key_id: str) -> str:
+    return f"wpub:api-key:{key_id}"
 
 
 def site_health_key(site_id: str) -> str:
@@ -24,15 +55,70 @@ def site_health_key(site_id: str) -> str:
 
 
 def cached(key: str, compute: Callable[[], Any]) -> Any:
-    value = cache.get(key)
-    if value is None:
-        value = compute()
-        cache.set(key, value, TIMEOUT)
+    """The cached value of `key`, else `compute()` (cached unless None or the key was just invalidated)."""
+    value = process_cache().get(key)
+    if value is None or value == _TOMBSTONE:
+        fresh = compute()
+        if fresh is not None and value is None:
+            process_cache().add(key, fresh, TIMEOUT)
+        return fresh
     return value
 
 
+def cached_many(keys: Iterable[str]) -> dict[str, Any]:
+    """The cached values among `keys` (invalidated ones left out)."""
+    return {k: v for k, v in process_cache().get_many(list(keys)).items() if v != _TOMBSTONE}
+
+
+def fill(key: str, value: Any) -> None:
+    """Cache a value read from the database, unless the key was invalidated meanwhile."""
+    process_cache().add(key, value, TIMEOUT)
+
+
 def invalidate(*keys: str) -> None:
-    """Forget `keys` once the current transaction commits (at once outside one)."""
+    """Forget `keys` now, and again once the current transaction commits: until then another reader may
+    still cache what it read before the commit (the tombstone then blocks only for TOMBSTONE_SECONDS)."""
     keys = tuple(k for k in keys if k)
-    if keys:
-        transaction.on_commit(lambda: cache.delete_many(keys))
+    if not keys:
+        return
+    tombstones = dict.fromkeys(keys, _TOMBSTONE)
+
+    def forget() -> None:
+        process_cache().set_many(tombstones, TOMBSTONE_SECONDS)
+        if any(k.startswith(_AUTH_PREFIXES) for k in keys):
+            process_cache().set(AUTH_GENERATION_KEY, uuid.uuid4().hex, None)
+
+    forget()
+    transaction.on_commit(forget)
+
+
+def auth_generation() -> str:
+    """The current auth generation, started afresh if the cache lost it."""
+    generation = process_cache().get(AUTH_GENERATION_KEY)
+    if generation is None:
+        process_cache().add(AUTH_GENERATION_KEY, uuid.uuid4().hex, None)
+        generation = process_cache().get(AUTH_GENERATION_KEY)
+    return generation
+
+
+class AuthMemo:
+    """Values derived from API keys and agents, kept in this process for as long as the shared auth
+    generation stays the same: one small cache read then answers for them all. A value computed while a
+    change was being made is stored under the generation read before computing, which the change has
+    already replaced or will replace at commit, so it is never served after the change."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Hashable, tuple[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, generation: str) -> Any:
+        entry = self._entries.get(key)
+        return entry[1] if entry is not None and entry[0] == generation else None
+
+    def put(self, key: Hashable, generation: str, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (generation, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()

@@ -64,6 +64,8 @@ MCP_ISSUER_URL = os.environ.get("MCP_ISSUER_URL", f"http://{HOST}:{PORT}")
 # process answers any request (session binding and idle expiry then do not apply; every request is still
 # authenticated). One process: keep sessions.
 MCP_STATELESS_HTTP = _env_bool("MCP_STATELESS_HTTP")
+# Threads per web process on which MCP tools run (each keeps a database connection).
+MCP_WORKER_THREADS = int(os.environ.get("MCP_WORKER_THREADS", "16"))
 
 INSTALLED_APPS = [
     "daphne",
@@ -139,6 +141,8 @@ else:
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         },
+        # Kept open between requests by each thread: opening one (with its PRAGMAs) costs more than a query.
+        "CONN_MAX_AGE": int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
     }
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -151,7 +155,8 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    _redis_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    CACHES = {"default": _redis_cache, "counters": _redis_cache}
 else:
     for _folder in ("queue", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
@@ -166,7 +171,17 @@ else:
         "polling_interval": 0.1,
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        # Cached reads (agent config, site health, agent stats) are shared by the web process, the worker
+        # and management commands, so that a write in one invalidates them for all: files in DATA_DIR.
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 20_000},
+        },
+        # Rate-limit and brute-force counters need atomic increments; only the web process counts.
+        "counters": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
 
 CELERY_TASK_ALWAYS_EAGER = _env_bool("CELERY_TASK_ALWAYS_EAGER")
 CELERY_TASK_IGNORE_RESULT = True

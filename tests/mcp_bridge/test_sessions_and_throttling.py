@@ -30,11 +30,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    caches["counters"].clear()
     yield
-    cache.clear()
+    caches["counters"].clear()
 
 
 def scope(peer: str, forwarded: str | None = None) -> dict:
