@@ -8,6 +8,7 @@ htmx (`hx-*`, `data-hx-*`) attributes, and only http(s), mailto and relative URL
 from __future__ import annotations
 
 import re
+import threading
 
 import markdown
 import nh3
@@ -82,8 +83,6 @@ _SAFE_CLASS = re.compile(r"^(language-[A-Za-z0-9_+-]{1,40}|footnote|footnote-ref
 # Footnote anchors are the only ids kept, so agent content cannot clobber ids the console relies on.
 _SAFE_ID = re.compile(r"^fn(ref)?:[A-Za-z0-9_-]{1,40}$")
 
-_MARKDOWN_EXTENSIONS = [TableExtension(use_align_attribute=True), "fenced_code", "footnotes", "sane_lists"]
-
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     if attribute == "class":
@@ -109,7 +108,19 @@ def html_sanitize(html: str) -> str:
     return _cleaner.clean(html)
 
 
+_renderers = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    """This thread's Markdown converter: building one (loading its extensions) costs more than converting
+    an article. A converter is not thread-safe, and keeps state between documents until reset."""
+    renderer = getattr(_renderers, "markdown", None)
+    if renderer is None:
+        extensions = [TableExtension(use_align_attribute=True), "fenced_code", "footnotes", "sane_lists"]
+        renderer = _renderers.markdown = markdown.Markdown(extensions=extensions, output_format="html")
+    return renderer.reset()
+
+
 def markdown_render(text: str) -> str:
     """Sanitized HTML for agent Markdown."""
-    html = markdown.markdown(text, extensions=_MARKDOWN_EXTENSIONS, output_format="html")
-    return html_sanitize(html)
+    return html_sanitize(_markdown().convert(text))

@@ -30,6 +30,7 @@ from audit.models import EventType, Severity
 from audit.services import audit_record
 from sites.exceptions import SiteNotFound
 from sites.models import Site
+from sites.selectors import site_active_ids
 from wpublisher.cache import agent_stats_key, invalidate, site_health_key
 from wpublisher.config.schema import PublishingSettings, SystemSettings
 from wpublisher.exceptions import Forbidden, ValidationFailed
@@ -234,11 +235,11 @@ def _clean_text(value: Any, *, field: str, limit: int, required: bool = False) -
     return value
 
 
-def _resolve_site(agent: Agent, site_id: Any) -> Site:
-    """The site an agent publishes to: the one named, else the default (or first) site it may use."""
-    active = Site.objects.filter(is_active=True)
+def _resolve_site(agent: Agent, site_id: Any) -> str:
+    """The id of the site an agent publishes to: the one named, else the default (or first) it may use."""
+    active = site_active_ids()
     if site_id in (None, ""):
-        candidates = [s for s in active.order_by("-is_default", "position", "id") if agent.may_use_site(s.id)]
+        candidates = [s for s in active if agent.may_use_site(s)]
         if not candidates:
             raise SiteNotFound(
                 "(default)", field="target_site", detail="is not available: no active site this agent may use"
@@ -246,17 +247,15 @@ def _resolve_site(agent: Agent, site_id: Any) -> Site:
         return candidates[0]
     if not isinstance(site_id, str):
         raise ValidationFailed("target_site must be a site id string", field="target_site")
-    site = Site.objects.filter(pk=site_id).first()
-    if site is None:
-        raise SiteNotFound(site_id, field="target_site", detail="is not configured")
-    if not site.is_active:
-        raise SiteNotFound(site_id, field="target_site", detail="is inactive")
-    if not agent.may_use_site(site.id):
+    if site_id not in active:
+        configured = Site.objects.filter(pk=site_id).exists()
+        raise SiteNotFound(site_id, field="target_site", detail="is inactive" if configured else "is not configured")
+    if not agent.may_use_site(site_id):
         allowed = ", ".join(agent.allowed_sites or [])
         raise Forbidden(
-            f"agent {agent.id} may not publish to site '{site.id}' (allowed: {allowed})", field="target_site"
+            f"agent {agent.id} may not publish to site '{site_id}' (allowed: {allowed})", field="target_site"
         )
-    return site
+    return site_id
 
 
 def _content_hash(*, title: str, content_markdown: str, tags: Iterable[str], category: str) -> str:
@@ -285,7 +284,7 @@ def article_submit(
     tags = _clean_tags(tags, limits)
     category = _clean_category(category)
     metadata = _clean_metadata(agent_metadata, limits)
-    site = _resolve_site(agent, target_site)
+    site_id = _resolve_site(agent, target_site)
     html = markdown_render(content_markdown)
     content_hash = _content_hash(title=title, content_markdown=content_markdown, tags=tags, category=category)
     with transaction.atomic():
@@ -296,7 +295,7 @@ def article_submit(
             tags=tags,
             category=category,
             submitting_agent=agent,
-            target_site=site,
+            target_site_id=site_id,
             agent_metadata=metadata,
             content_hash=content_hash,
         )
@@ -315,10 +314,10 @@ def article_submit(
         invalidate(agent_stats_key(agent.id))
         audit_record(
             event_type=EventType.ARTICLE_SUBMITTED,
-            message=f"agent {agent.id} submitted article {article.pk} '{title}' for {site.id}",
+            message=f"agent {agent.id} submitted article {article.pk} '{title}' for {site_id}",
             agent_id=agent.id,
             article_id=article.pk,
-            site_id=site.id,
+            site_id=site_id,
             metadata={"revision": 1, "bytes": len(content_markdown.encode("utf-8")), "tags": len(tags)},
         )
         article_event_send(
@@ -326,7 +325,7 @@ def article_submit(
             event=str(EventType.ARTICLE_SUBMITTED),
             status=article.status,
             agent_id=agent.id,
-            site_id=site.id,
+            site_id=site_id,
         )
     return article
 

@@ -42,6 +42,7 @@ from mcp_bridge.services import (
     mcp_sessions_expire,
 )
 from mcp_bridge.threads import run_sync
+from wpublisher.events import console_events_loop_set
 from wpublisher.metrics import AUTH_FAILURES, IPS_BLOCKED, MCP_REQUEST_DURATION, MCP_REQUESTS
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,7 @@ class McpGateway:
             if self._runner is not None:
                 return
             await _db(self._build_and_reset)
+            console_events_loop_set(asyncio.get_running_loop())  # tools' console events go through it
             started = asyncio.get_running_loop().create_future()
             self._stop_event = asyncio.Event()
             self._runner = asyncio.get_running_loop().create_task(self._run(started))

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from sites.exceptions import SiteNotFound
 from sites.models import Site
-from wpublisher.cache import cached, site_health_key
+from wpublisher.cache import ACTIVE_SITES_KEY, cached, site_health_key
 
 
 def site_get(*, site_id: str, include_inactive: bool = True) -> Site:
@@ -18,6 +18,15 @@ def site_get(*, site_id: str, include_inactive: bool = True) -> Site:
 def site_list(*, include_inactive: bool = False) -> QuerySet[Site]:
     sites = Site.objects.all()
     return sites if include_inactive else sites.filter(is_active=True)
+
+
+def site_active_ids() -> list[str]:
+    """Ids of the active sites, the default first, then in the order of sites.yml (cached; every sync of
+    the sites invalidates). An agent's submission goes to the first of these it may use."""
+    return cached(
+        ACTIVE_SITES_KEY,
+        lambda: list(site_list().order_by("-is_default", "position", "id").values_list("id", flat=True)),
+    )
 
 
 def site_health(*, site_id: str) -> dict:

@@ -17,7 +17,7 @@ from sites.events import site_health_event_send
 from sites.exceptions import SiteNotFound, WordPressError
 from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.wordpress import time_budget, wordpress_client
-from wpublisher.cache import invalidate, site_health_key
+from wpublisher.cache import ACTIVE_SITES_KEY, invalidate, site_health_key
 from wpublisher.config.schema import SiteConfig
 
 SITE_CONFIG_FIELDS = (
@@ -76,7 +76,8 @@ def sites_sync(*, sites: Sequence[SiteConfig]) -> SiteSyncReport:
     wanted = {s.id for s in sites}
     report.deactivated = [site_id for site_id, s in existing.items() if s.is_active and site_id not in wanted]
     Site.objects.filter(pk__in=report.deactivated).update(is_active=False, updated_at=timezone.now())
-    invalidate(*(site_health_key(s) for s in [*report.added, *report.updated, *report.deactivated]))
+    changed = [*report.added, *report.updated, *report.deactivated]
+    invalidate(*map(site_health_key, changed), *([ACTIVE_SITES_KEY] if changed else []))
     return report
 
 

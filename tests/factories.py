@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from agents.models import Agent
 from articles.models import Article, ArticleRevision
 from sites.models import Site
+from wpublisher.cache import ACTIVE_SITES_KEY, agent_config_key, process_cache
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -26,6 +27,12 @@ class AgentFactory(factory.django.DjangoModelFactory):
     role = "content-creator"
     scopes = factory.LazyFunction(lambda: ["article:submit", "article:read"])
 
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        agent = super()._create(model_class, *args, **kwargs)
+        process_cache().delete(agent_config_key(agent.id))  # as the config sync does, on commit
+        return agent
+
 
 class SiteFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -36,6 +43,12 @@ class SiteFactory(factory.django.DjangoModelFactory):
     api_url = factory.LazyAttribute(lambda s: f"http://127.0.0.1:9/{s.id}/wp-json/wp/v2")
     username = "publisher"
     position = factory.Sequence(int)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        site = super()._create(model_class, *args, **kwargs)
+        process_cache().delete(ACTIVE_SITES_KEY)  # as the config sync does, on commit
+        return site
 
 
 class ArticleFactory(factory.django.DjangoModelFactory):

@@ -3,10 +3,11 @@ configuration and API keys, agent stats and site health. Django's cache is Redis
 files in DATA_DIR; either way every process (web, worker, commands) shares it, so a write anywhere
 invalidates it everywhere.
 
-Writers invalidate when they write and again after their transaction commits. Invalidation leaves a
+Writers invalidate after their transaction commits. For API keys and agents, invalidation leaves a
 short-lived tombstone rather than deleting the entry, and readers fill with `add`, which a tombstone blocks:
 a reader that read the database before the write committed cannot put its stale value back (the race that
-would let a revoked key keep working)."""
+would let a revoked key keep working). Stats and health are simply deleted: in that rare race they stay
+stale until TIMEOUT, which is not worth a file write on every submission."""
 
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ _TOMBSTONE = "wpub:invalidated"
 # Changes whenever an API key or an agent's configuration does (see `AuthMemo`).
 AUTH_GENERATION_KEY = "wpub:auth-generation"
 _AUTH_PREFIXES = ("wpub:api-key:", "wpub:agent:")
+
+
+ACTIVE_SITES_KEY = "wpub:sites-active"
 
 
 def agent_stats_key(agent_id: str) -> str:
@@ -76,20 +80,20 @@ def fill(key: str, value: Any) -> None:
 
 
 def invalidate(*keys: str) -> None:
-    """Forget `keys` now, and again once the current transaction commits: until then another reader may
-    still cache what it read before the commit (the tombstone then blocks only for TOMBSTONE_SECONDS)."""
-    keys = tuple(k for k in keys if k)
-    if not keys:
-        return
-    tombstones = dict.fromkeys(keys, _TOMBSTONE)
+    """Forget `keys` once the current transaction commits (at once outside one). Until then readers see
+    the data from before the write, which the database also still shows them."""
+    auth = {k: _TOMBSTONE for k in keys if k.startswith(_AUTH_PREFIXES)}
+    others = [k for k in keys if k and k not in auth]
 
     def forget() -> None:
-        process_cache().set_many(tombstones, TOMBSTONE_SECONDS)
-        if any(k.startswith(_AUTH_PREFIXES) for k in keys):
+        if auth:
+            process_cache().set_many(auth, TOMBSTONE_SECONDS)
             process_cache().set(AUTH_GENERATION_KEY, uuid.uuid4().hex, None)
+        if others:
+            process_cache().delete_many(others)
 
-    forget()
-    transaction.on_commit(forget)
+    if auth or others:
+        transaction.on_commit(forget)
 
 
 def auth_generation() -> str:

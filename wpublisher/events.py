@@ -24,6 +24,7 @@ RELAY_INTERVAL = 0.5
 OUTBOX_KEEP = timedelta(minutes=2)
 
 _served_here = False
+_server_loop: asyncio.AbstractEventLoop | None = None
 
 
 def console_events_served_here() -> None:
@@ -32,12 +33,27 @@ def console_events_served_here() -> None:
     _served_here = True
 
 
+def console_events_loop_set(loop: asyncio.AbstractEventLoop) -> None:
+    """The web server's event loop: threads outside Django's own hand their events to it without waiting."""
+    global _server_loop
+    _server_loop = loop
+
+
+async def _group_send(layer, payload: dict[str, Any]) -> None:
+    try:
+        await layer.group_send(CONSOLE_GROUP, {"type": "console.event", **payload})
+    except Exception:
+        logger.warning("could not send console event %s", payload.get("event"), exc_info=True)
+
+
 def _deliver(payload: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        if _served_here or not isinstance(layer, InMemoryChannelLayer):
+        if _server_loop is not None and _server_loop.is_running() and _served_here:
+            asyncio.run_coroutine_threadsafe(_group_send(layer, payload), _server_loop)
+        elif _served_here or not isinstance(layer, InMemoryChannelLayer):
             async_to_sync(layer.group_send)(CONSOLE_GROUP, {"type": "console.event", **payload})
         else:
             from audit.models import ConsoleEvent

@@ -10,7 +10,7 @@ from django.utils import timezone
 from agents import keys as key_module
 from agents.exceptions import AgentNotFound, AuthFailed
 from agents.models import Agent, ApiKey
-from agents.services import agent_authenticate, agent_key_revoke, agent_key_rotate
+from agents.services import agent_authenticate, agent_authenticate_cached, agent_key_revoke, agent_key_rotate
 from audit.models import AuditLog
 from tests.conftest import agent_entry, new_key, site_entry
 from wpublisher.config.services import config_reload
@@ -68,12 +68,18 @@ def test_a_wrong_secret_with_a_real_key_id_fails(loaded_config):
     assert agent_authenticate(token=token).id == "writer"
 
 
-def test_steady_state_verification_skips_bcrypt_but_still_sees_revocation(writer_key, bcrypt_calls):
+def test_steady_state_verification_skips_bcrypt_but_still_sees_revocation(
+    writer_key, bcrypt_calls, django_capture_on_commit_callbacks, django_assert_num_queries
+):
     config_reload_keys = len(bcrypt_calls)  # the sync seeded the cache: not even the first use runs bcrypt
     agent_authenticate(token=writer_key)
     agent_authenticate(token=writer_key)
     assert len(bcrypt_calls) == config_reload_keys == 0
-    agent_key_revoke(agent_id="writer")
+    with django_assert_num_queries(0):  # keys and agent come from the cache, and nothing is written
+        assert agent_authenticate_cached(token=writer_key).id == "writer"
+    with django_capture_on_commit_callbacks(execute=True):  # the cache forgets the key when the revocation commits
+        agent_key_revoke(agent_id="writer")
+    assert agent_authenticate_cached(token=writer_key) is None
     with pytest.raises(AuthFailed) as raised:
         agent_authenticate(token=writer_key)
     assert raised.value.reason == "key revoked"
@@ -110,18 +116,20 @@ def test_rotation_with_no_grace_stops_the_old_key_at_once(writer_key):
     assert agent_authenticate(token=new_token).id == "writer"
 
 
-def test_a_key_removed_from_yaml_fails_on_its_next_use(writer_key, config_files):
+def test_a_key_removed_from_yaml_fails_on_its_next_use(writer_key, config_files, django_capture_on_commit_callbacks):
     assert agent_authenticate(token=writer_key).id == "writer"
     replacement = new_key()
     config_files.write(agents=[agent_entry("writer", key=replacement), agent_entry("seo")])
-    assert config_reload().ok
+    with django_capture_on_commit_callbacks(execute=True):
+        assert config_reload().ok
     with pytest.raises(AuthFailed) as raised:
         agent_authenticate(token=writer_key)
     assert raised.value.reason == "key revoked"
     assert agent_authenticate(token=replacement).id == "writer"
     # Put back in the file, the key works again.
     config_files.write(agents=[agent_entry("writer", key=writer_key), agent_entry("seo")])
-    assert config_reload().ok
+    with django_capture_on_commit_callbacks(execute=True):
+        assert config_reload().ok
     assert agent_authenticate(token=writer_key).id == "writer"
 
 

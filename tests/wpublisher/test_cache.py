@@ -47,3 +47,62 @@ def test_an_unknown_agent_is_not_cached():
     for _ in range(2):
         with pytest.raises(AgentNotFound):
             agent_stats(agent_id="ghost")
+
+
+def test_agent_config_is_read_once_then_served_from_the_cache_until_the_config_changes(
+    loaded_config, config_files, django_capture_on_commit_callbacks
+):
+    from agents.selectors import agent_config_get
+    from tests.conftest import agent_entry, site_entry
+
+    loaded_config(agents=[agent_entry("writer", scopes=["article:submit"])], sites=[site_entry("blog")])
+    assert agent_config_get(agent_id="writer").scopes == ["article:submit"]
+    assert queries(lambda: agent_config_get(agent_id="writer")) == 0
+    config_files.write(agents=[agent_entry("writer", scopes=["article:submit", "article:read"])])
+    with django_capture_on_commit_callbacks(execute=True):
+        from wpublisher.config.services import config_reload
+
+        assert config_reload().ok
+    assert agent_config_get(agent_id="writer").scopes == ["article:submit", "article:read"]
+
+
+def test_the_active_sites_are_cached_until_the_sites_change(
+    loaded_config, config_files, django_capture_on_commit_callbacks
+):
+    from sites.selectors import site_active_ids
+    from tests.conftest import agent_entry, site_entry
+    from wpublisher.config.services import config_reload
+
+    loaded_config(agents=[agent_entry("writer")], sites=[site_entry("blog"), site_entry("news")])
+    assert site_active_ids() == ["blog", "news"]
+    assert queries(site_active_ids) == 0
+    config_files.write(sites=[site_entry("blog"), site_entry("news", default=True)])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert config_reload().ok
+    assert site_active_ids() == ["news", "blog"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_value_read_before_a_key_was_revoked_is_not_cached_after_the_revocation():
+    """The race the tombstones close: a reader reads the key, the revocation commits, then the reader
+    fills the cache. The fill must not happen, or the revoked key would work until the entry expired."""
+    from wpublisher.cache import api_key_key, cached, invalidate
+
+    def read_racing_a_revocation() -> str:
+        invalidate(api_key_key("k"))  # outside a transaction: at once, as at commit
+        return "read before the revocation"
+
+    assert cached(api_key_key("k"), read_racing_a_revocation) == "read before the revocation"
+    assert cached(api_key_key("k"), lambda: "read after the revocation") == "read after the revocation"
+
+
+def test_every_thread_shares_one_cache_backend():
+    import threading
+
+    from wpublisher.cache import process_cache
+
+    seen = []
+    thread = threading.Thread(target=lambda: seen.append(process_cache()))
+    thread.start()
+    thread.join()
+    assert seen == [process_cache()]

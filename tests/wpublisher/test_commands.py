@@ -75,7 +75,7 @@ def test_check_config_passes_a_valid_config(config_files):
     assert "is valid: 1 agents, 1 sites" in out
 
 
-def test_agent_key_rotate_list_revoke(config_files):
+def test_agent_key_rotate_list_revoke(config_files, django_capture_on_commit_callbacks):
     old = new_key()
     config_files.write(agents=[agent_entry("writer", key=old)], sites=[site_entry("s")])
     out, _ = run("agent_key", "rotate", "writer", "--grace", "600")
@@ -88,7 +88,8 @@ def test_agent_key_rotate_list_revoke(config_files):
     assert token[:16] in listing  # the public key id
     assert listing.count("writer") == 2
 
-    out, _ = run("agent_key", "revoke", "writer", "--key", token[:16])
+    with django_capture_on_commit_callbacks(execute=True):
+        out, _ = run("agent_key", "revoke", "writer", "--key", token[:16])
     assert f"revoked {token[:16]}" in out
     with pytest.raises(Exception, match="invalid, expired or revoked"):
         agent_authenticate(token=token)
