@@ -40,8 +40,7 @@ STATUS_FIELDS = (
 def article_visible_to(*, agent: Agent | None) -> QuerySet[Article]:
     """Articles a caller may see: everything for reviewers (agent None) and agents holding article:read,
     else only the agent's own. Others' articles do not exist for such an agent."""
-    articles = Article.objects.select_related("submitting_agent", "target_site")
-    return articles if _sees_all(agent) else articles.filter(submitting_agent_id=agent.id)
+    return Article.objects.all() if _sees_all(agent) else Article.objects.filter(submitting_agent_id=agent.id)
 
 
 def _sees_all(agent: Agent | None) -> bool:
@@ -49,7 +48,8 @@ def _sees_all(agent: Agent | None) -> bool:
 
 
 def article_get(*, article_id: int, agent: Agent | None = None) -> Article:
-    article = article_visible_to(agent=agent).filter(pk=article_id).first()
+    articles = article_visible_to(agent=agent).select_related("submitting_agent", "target_site")
+    article = articles.filter(pk=article_id).first()
     if article is None:
         raise ArticleNotFound(article_id)
     return article
