@@ -48,16 +48,16 @@ def _fill(cursor, rows: int) -> None:
         INSERT INTO audit_auditlog (event_type, category, severity, agent_id, article_id, site_id, username, message,
                              metadata, ip_address, user_agent, timestamp)
         SELECT
-            CASE WHEN g % 100000 = 0 THEN 'config_error'
-                 WHEN g % 100 = 0 THEN 'publish_failed'
-                 WHEN g % 20 = 0 THEN 'auth_failed'
+            CASE WHEN g %% 100000 = 0 THEN 'config_error'
+                 WHEN g %% 100 = 0 THEN 'publish_failed'
+                 WHEN g %% 20 = 0 THEN 'auth_failed'
                  ELSE (ARRAY['article_submitted', 'article_approved', 'publish_started', 'publish_succeeded',
-                             'auth_succeeded', 'article_revised'])[1 + g % 6] END,
+                             'auth_succeeded', 'article_revised'])[1 + g %% 6] END,
             'content',
-            CASE WHEN g % 100 = 0 THEN 'error' WHEN g % 20 = 0 THEN 'warning' ELSE 'info' END,
-            'agent-' || (g % 50),
-            CASE WHEN g % 20 = 0 THEN NULL ELSE g / 4 END,
-            'site-' || (g % 5),
+            CASE WHEN g %% 100 = 0 THEN 'error' WHEN g %% 20 = 0 THEN 'warning' ELSE 'info' END,
+            'agent-' || (g %% 50),
+            CASE WHEN g %% 20 = 0 THEN NULL ELSE g / 4 END,
+            'site-' || (g %% 5),
             '',
             'event ' || g,
             '{{}}'::jsonb,
@@ -125,11 +125,14 @@ def _reads_during(work) -> tuple[float, dict]:
     """Run `work()`; meanwhile read the console's newest page in a loop. Returns (seconds, read timings)."""
     from django.db import connection
 
-    done = threading.Event()
+    ready, done = threading.Event(), threading.Event()
     reads: list[float] = []
     sql, params = _listing_queries()["console, newest page"].query.sql_with_params()
 
     def reader() -> None:
+        with connection.cursor() as cursor:  # connect before measuring
+            cursor.execute(sql, params)
+        ready.set()
         while not done.is_set():
             started = time.perf_counter()
             with connection.cursor() as cursor:
@@ -141,6 +144,7 @@ def _reads_during(work) -> tuple[float, dict]:
 
     thread = threading.Thread(target=reader)
     thread.start()
+    ready.wait()
     started = time.perf_counter()
     try:
         work()

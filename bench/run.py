@@ -154,23 +154,33 @@ class Bench:
                 batch = []
         Article.objects.bulk_create(batch)
 
-    def start(self, argv: list[str], url: str | None = None) -> None:
+    def start(self, argv: list[str], url: str | None = None, env: dict | None = None) -> subprocess.Popen:
         """Start one of our own processes; wait for `url` to answer when given."""
         process = subprocess.Popen(  # noqa: S603 - our own commands
-            argv, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+            argv,
+            cwd=ROOT,
+            env={**self.env, **(env or {})},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         self.processes.append(process)
         if url:
             wait_http(url)
+        return process
+
+    @staticmethod
+    def terminate(process: subprocess.Popen) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
     def stop(self) -> None:
         for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
+            self.terminate(process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # --- MCP load -----------------------------------------------------------------------------------
@@ -345,7 +355,59 @@ def run(bench: Bench) -> None:
             bench.results["ratios"]["ratio_publish"] = bench.results["publish"]["ratio"]
         finally:
             wordpress.down()
+    if bench.results["environment"]["database"] == "postgresql":
+        bench.results["pool"] = _pool_sizing(bench, articles)
+        bench.results["audit"] = _audit(bench, 20_000 if small else 10_000_000)
+    else:
+        print("audit log at scale: measured on PostgreSQL only (set DATABASE_URL)", flush=True)
     _report(bench)
+
+
+def _pool_sizing(bench: Bench, articles: int) -> dict:
+    """50 agents reading and submitting, with psycopg's pool at several sizes (DATABASE_POOL_MAX) against
+    a persistent connection per thread (0: no pool)."""
+    concurrency = 2 if bench.smoke else 50
+    calls = 3 if bench.smoke else 10
+    sizes = (0, 4) if bench.smoke else (0, 4, 8, 16)
+    print(f"psycopg pool sizes, {concurrency} agents x {calls} calls x {ROUNDS} rounds", flush=True)
+    result = {}
+    for size in sizes:
+        port = free_port()
+        process = bench.start(
+            [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "wpublisher.asgi:application"],
+            f"http://127.0.0.1:{port}/health",
+            env={"DATABASE_POOL_MAX": str(size)},
+        )
+        url = f"http://127.0.0.1:{port}/mcp"
+        try:
+            for name, make_args in (
+                ("get_article_status", lambda i, n: {"article_id": 1 + (i * 37 + n) % articles}),
+                ("submit_article", lambda i, n: {"title": f"Pool {i}-{n}", "content_markdown": "A *short* body."}),
+            ):
+                rounds = [
+                    asyncio.run(
+                        bench.load(url, tool=name, make_args=make_args, concurrency=concurrency, calls=calls, auth=True)
+                    )
+                    for _ in range(ROUNDS)
+                ]
+                summary = bench.summary(rounds)
+                result[f"{name}@pool={size}"] = summary
+                bench.measure(f"{name} pool={size or 'none'}", summary)
+        finally:
+            bench.terminate(process)
+    return result
+
+
+def _audit(bench: Bench, rows: int) -> dict:
+    """The audit log at `rows` rows, in a scratch database of the same server (bench/audit_scale.py)."""
+    output = bench.directory / "audit.json"
+    subprocess.run(  # noqa: S603 - our own script
+        [PYTHON, str(ROOT / "bench" / "audit_scale.py"), "--rows", str(rows), "--json", str(output)],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": os.environ["DATABASE_URL"]},
+        check=True,
+    )
+    return json.loads(output.read_text())
 
 
 def _wordpress(bench: Bench):
@@ -515,9 +577,22 @@ def _report(bench: Bench) -> None:
         f"{bench.results['queue']['queries_independent_of_size']}]"
     )
     bench.results["targets_met"] = verdicts
-    output = ROOT / "bench" / ("results-smoke.json" if bench.smoke else "results.json")
-    output.write_text(json.dumps(bench.results, indent=2, default=str) + "\n")
-    print(f"\nwritten to {output.relative_to(ROOT)}")
+    text = json.dumps(bench.results, indent=2, default=str) + "\n"
+    if bench.smoke:
+        outputs = [ROOT / "bench" / "results-smoke.json"]
+    else:
+        # The latest run, and the latest on this database (the README shows both set-ups).
+        outputs = [ROOT / "bench" / "results.json", ROOT / "bench" / f"results-{_setup(bench)}.json"]
+    for output in outputs:
+        output.write_text(text)
+    print(f"\nwritten to {', '.join(str(o.relative_to(ROOT)) for o in outputs)}")
+
+
+def _setup(bench: Bench) -> str:
+    environment = bench.results["environment"]
+    if environment["database"] == "sqlite":
+        return "embedded"
+    return environment["database"] + ("-redis" if environment["redis"] else "")
 
 
 if __name__ == "__main__":
