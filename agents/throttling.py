@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from django.core.cache.backends.redis import RedisCache
+
 from agents.exceptions import RateLimited
 from audit.models import EventType, Severity
 from audit.services import audit_record
@@ -27,6 +29,15 @@ def _counters():
 
 
 def _count(key: str, window: int) -> int:
+    """Count one event under `key`, whose window starts at its first event; the count so far."""
+    counters = _counters()
+    if isinstance(counters, RedisCache):
+        # One round trip (Django's add then incr take three: SET NX, EXISTS, INCRBY). Django stores
+        # integers in Redis as plain numbers, so INCR works on the value and `get` reads it back.
+        name = counters.make_and_validate_key(key)
+        with counters._cache.get_client(name, write=True).pipeline() as pipeline:
+            _, count = pipeline.set(name, 0, ex=window, nx=True).incr(name).execute()
+        return count
     _counters().add(key, 0, timeout=window)
     try:
         return _counters().incr(key)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,12 +25,24 @@ _T = TypeVar("_T")
 _pool = ThreadPoolExecutor(max_workers=settings.MCP_WORKER_THREADS, thread_name_prefix="mcp-django")
 
 
+# How often a thread looks at its persistent connection when calls succeed. Each look makes the next query
+# check the connection first (CONN_HEALTH_CHECKS: a round trip to PostgreSQL), which per call would cost as
+# much as a status read. With psycopg's pool, every call hands its connection back to the pool instead.
+CONNECTION_CHECK_INTERVAL = 0.0 if "pool" in settings.DATABASES["default"].get("OPTIONS", {}) else 1.0
+_checked = threading.local()
+
+
 def _with_connections(fn: Callable[..., _T], args: tuple, kwargs: dict) -> _T:
-    close_old_connections()  # drops a connection that broke or outlived CONN_MAX_AGE
+    failed = True
     try:
-        return fn(*args, **kwargs)
+        result = fn(*args, **kwargs)
+        failed = False
+        return result
     finally:
-        close_old_connections()
+        now = time.monotonic()
+        if failed or now - getattr(_checked, "at", 0.0) >= CONNECTION_CHECK_INTERVAL:
+            _checked.at = now
+            close_old_connections()  # drops a connection that broke or outlived CONN_MAX_AGE
 
 
 async def run_sync(fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:

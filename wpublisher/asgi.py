@@ -18,6 +18,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
+from django.db import connections  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from articles.consumers import ConsoleConsumer  # noqa: E402
@@ -31,6 +32,7 @@ django_application = get_asgi_application()
 config_reload(sync=True)
 config_watch_start(settings.CONFIG_DIR, sync=True)
 console_events_served_here()
+connections.close_all()  # this thread serves no request: its connection would idle (or hold a pool slot)
 
 
 async def http_application(scope, receive, send) -> None:
