@@ -49,6 +49,10 @@ logger = logging.getLogger(__name__)
 
 # Set by the gateway for the request it authenticated; read by the SDK's token verifier.
 authenticated_request: ContextVar[tuple[str, Agent] | None] = ContextVar("mcp_authenticated_request", default=None)
+# The agent authenticated for the Streamable HTTP POST being served, for its tool call to use without
+# reading it again. It sits in a box that is emptied when the request ends, so that a task the SDK spawned
+# while serving it (a session's, which outlives the request) finds the box empty and reads the agent anew.
+request_agent: ContextVar[list[Agent | None] | None] = ContextVar("mcp_request_agent", default=None)
 
 MCP_PATHS = ("/mcp", "/sse", "/messages")
 URL_KEY_PARAMS = frozenset({"api_key", "apikey", "key", "token", "access_token", "auth", "authorization"})
@@ -271,9 +275,14 @@ class McpGateway:
             return
 
         reset = authenticated_request.set((token, agent))
+        box = [agent] if scope["method"] == "POST" and scope["path"] == "/mcp" else None
+        reset_box = request_agent.set(box)
         try:
             await self._dispatch(scope, receive, send, agent=agent, ip=ip, user_agent=user_agent, config=config)
         finally:
+            if box is not None:
+                box[0] = None
+            request_agent.reset(reset_box)
             authenticated_request.reset(reset)
 
     async def _dispatch(self, scope, receive, send, *, agent: Agent, ip: str, user_agent: str, config) -> None:

@@ -73,8 +73,13 @@ def current_agent() -> Agent:
 def _resolve_caller() -> Agent:
     access = get_access_token()
     if access is not None:
-        # The gateway authenticated this request; read the agent's current scopes and state (cached, and
-        # invalidated when they change: an SSE session outlives the request that opened it).
+        from mcp_bridge.asgi import request_agent
+
+        box = request_agent.get()
+        if box is not None and box[0] is not None and box[0].id == access.client_id:
+            return box[0]  # authenticated by the gateway for this very request
+        # Else the call runs in a session that outlived the request that opened it (SSE): read the agent's
+        # current scopes and state (cached, and invalidated when they change).
         agent = agent_config_get(agent_id=access.client_id)
         if agent is None:
             raise AuthFailed("agent inactive")
