@@ -53,7 +53,8 @@ def report(results: dict) -> str:
             "| --- | --- | --- | --- |",
         ]
         for name, m in pool.items():
-            lines.append(f"| {name.replace('@pool=', ', pool ')} | {m['p50_ms']} | {m['p95_ms']} | {m['throughput']} |")
+            label = name.replace("@pool=0", ", no pool (persistent)").replace("@pool=", ", pool ")
+            lines.append(f"| {label} | {m['p50_ms']} | {m['p95_ms']} | {m['throughput']} |")
     if audit := results.get("audit"):
         indexed, partitioned = audit["indexes_and_batched_deletes"], audit["monthly_partitions"]
         lines += [

@@ -234,6 +234,10 @@ class Bench:
 
     def measure(self, name: str, result: dict) -> None:
         self.results["measurements"][name] = result
+        self.show(name, result)
+
+    @staticmethod
+    def show(name: str, result: dict) -> None:
         print(
             f"  {name:<34} p50 {result.get('p50_ms', '-'):>8} ms  p95 {result.get('p95_ms', '-'):>8} ms  "
             f"{result.get('throughput', '-'):>8}/s  errors {result.get('errors', 0)}",
@@ -392,7 +396,7 @@ def _pool_sizing(bench: Bench, articles: int) -> dict:
                 ]
                 summary = bench.summary(rounds)
                 result[f"{name}@pool={size}"] = summary
-                bench.measure(f"{name} pool={size or 'none'}", summary)
+                bench.show(f"{name} pool={size or 'none'}", summary)
         finally:
             bench.terminate(process)
     return result
