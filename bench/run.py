@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -30,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from tests.support.deployment import stop_process_group  # noqa: E402 - after the path is set
+
 PYTHON = sys.executable
 TARGETS = {
     "ratio_read_p50": ("<=", 1.3),
@@ -169,18 +170,9 @@ class Bench:
             wait_http(url)
         return process
 
-    @staticmethod
-    def terminate(process: subprocess.Popen) -> None:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-
     def stop(self) -> None:
         for process in self.processes:
-            self.terminate(process)
+            stop_process_group(process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     # --- MCP load -----------------------------------------------------------------------------------
@@ -398,7 +390,7 @@ def _pool_sizing(bench: Bench, articles: int) -> dict:
                 result[f"{name}@pool={size}"] = summary
                 bench.show(f"{name} pool={size or 'none'}", summary)
         finally:
-            bench.terminate(process)
+            stop_process_group(process)
     return result
 
 

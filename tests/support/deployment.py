@@ -188,17 +188,22 @@ class Deployment:
 
     def close(self) -> None:
         for worker in [*self.workers, *([self.web] if self.web else [])]:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGTERM)
-                try:
-                    worker.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(worker.pid, signal.SIGKILL)
-                    worker.wait()
+            stop_process_group(worker)
         if self._database:
             self._admin_sql(f'DROP DATABASE IF EXISTS "{self._database}" WITH (FORCE)')
         if os.environ.get("REDIS_URL"):
             self.redis_flush()
+
+
+def stop_process_group(process: subprocess.Popen, timeout: float = 20) -> None:
+    """Stop a process started with start_new_session, and its children: SIGTERM, then SIGKILL."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def _raise(message: str) -> bool:
