@@ -80,9 +80,8 @@ def _stored_keys(key_ids: list[str], *, cache_only: bool) -> list[ApiKey] | None
         rows = {row.key_id: row for row in ApiKey.objects.filter(key_id__in=missing).order_by()}
         for key_id in missing:
             entries[api_key_key(key_id)] = rows.get(key_id, _NO_KEY)
-        if rows:
-            for key_id in missing:
-                fill(api_key_key(key_id), rows.get(key_id, _NO_KEY))
+            if rows:
+                fill(api_key_key(key_id), entries[api_key_key(key_id)])
     return [entry for entry in entries.values() if entry != _NO_KEY]
 
 
@@ -101,13 +100,15 @@ def _authenticate(token: str, *, now: datetime, cache_only: bool) -> tuple[ApiKe
             key = candidate
             break
     if key is None:
-        return (None, None, "unknown key") if not cache_only else undecided
-    if (unusable := key.unusable_reason(now)) is not None:
-        return (key, None, unusable) if not cache_only else undecided
-    agent = agent_config_get(agent_id=key.agent_id, cache_only=cache_only)
-    if agent is None:
-        return (key, None, "agent inactive") if not cache_only else undecided
-    return key, agent, None
+        failure = (None, None, "unknown key")
+    elif (unusable := key.unusable_reason(now)) is not None:
+        failure = (key, None, unusable)
+    elif (agent := agent_config_get(agent_id=key.agent_id, cache_only=cache_only)) is None:
+        failure = (key, None, "agent inactive")
+    else:
+        return key, agent, None
+    # The cache alone never fails a key: a miss there may still be a good key.
+    return undecided if cache_only else failure
 
 
 def agent_authenticate_cached(*, token: str) -> Agent | None:
@@ -152,9 +153,10 @@ def agent_authenticate(*, token: str, ip_address: str | None = None, user_agent:
 
 
 def _agent_mark_seen(*, key: ApiKey, agent: Agent, now, ip_address: str | None, user_agent: str | None) -> None:
-    if time.monotonic() - _marked_seen.get(key.pk, -1e9) < LAST_SEEN_INTERVAL.total_seconds():
+    marked_at = time.monotonic()
+    if marked_at - _marked_seen.get(key.pk, -1e9) < LAST_SEEN_INTERVAL.total_seconds():
         return  # seen recently: no write on the hot path
-    _marked_seen[key.pk] = time.monotonic()
+    _marked_seen[key.pk] = marked_at
     cutoff = now - LAST_SEEN_INTERVAL
     stale = Q(last_used_at__isnull=True) | Q(last_used_at__lt=cutoff)
     if not ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now):

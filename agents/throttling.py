@@ -38,11 +38,11 @@ def _count(key: str, window: int) -> int:
         with counters._cache.get_client(name, write=True).pipeline() as pipeline:
             _, count = pipeline.set(name, 0, ex=window, nx=True).incr(name).execute()
         return count
-    _counters().add(key, 0, timeout=window)
+    counters.add(key, 0, timeout=window)
     try:
-        return _counters().incr(key)
+        return counters.incr(key)
     except ValueError:  # expired between add and incr
-        _counters().add(key, 1, timeout=window)
+        counters.add(key, 1, timeout=window)
         return 1
 
 

@@ -237,6 +237,16 @@ class Bench:
         )
 
 
+def status_args(articles: int):
+    """get_article_status arguments for call `n` of agent `i`: articles spread over all `articles`."""
+    return lambda i, n: {"article_id": 1 + (i * 37 + n) % articles}
+
+
+def submit_args(title: str):
+    """submit_article arguments for call `n` of agent `i`: a short article with a distinct title."""
+    return lambda i, n: {"title": f"{title} {i}-{n}", "content_markdown": "# Title\n\nA *short* body."}
+
+
 def _vendor() -> str:
     from django.db import connection
 
@@ -300,7 +310,7 @@ def run(bench: Bench) -> None:
                 "get_article_status",
                 wp_url,
                 "get_article_status",
-                lambda i, n: {"article_id": 1 + (i * 37 + n) % articles},
+                status_args(articles),
                 True,
             ),
             ("list_articles", wp_url, "list_articles", lambda i, n: {"limit": 50, "status": "pending_review"}, True),
@@ -308,7 +318,7 @@ def run(bench: Bench) -> None:
                 "submit_article",
                 wp_url,
                 "submit_article",
-                lambda i, n: {"title": f"Bench {i}-{n}", "content_markdown": "# Title\n\nA *short* body."},
+                submit_args("Bench"),
                 True,
             ),
         ]
@@ -377,8 +387,8 @@ def _pool_sizing(bench: Bench, articles: int) -> dict:
         url = f"http://127.0.0.1:{port}/mcp"
         try:
             for name, make_args in (
-                ("get_article_status", lambda i, n: {"article_id": 1 + (i * 37 + n) % articles}),
-                ("submit_article", lambda i, n: {"title": f"Pool {i}-{n}", "content_markdown": "A *short* body."}),
+                ("get_article_status", status_args(articles)),
+                ("submit_article", submit_args("Pool")),
             ):
                 rounds = [
                     asyncio.run(

@@ -64,7 +64,7 @@ def cached(key: str, compute: Callable[[], Any]) -> Any:
     if value is None or value == _TOMBSTONE:
         fresh = compute()
         if fresh is not None and value is None:
-            process_cache().add(key, fresh, TIMEOUT)
+            fill(key, fresh)
         return fresh
     return value
 
@@ -122,7 +122,3 @@ class AuthMemo:
     def put(self, key: Hashable, generation: str, value: Any) -> None:
         with self._lock:
             self._entries[key] = (generation, value)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

@@ -54,7 +54,7 @@ def _deliver(payload: dict[str, Any]) -> None:
         if _server_loop is not None and _server_loop.is_running() and _served_here:
             asyncio.run_coroutine_threadsafe(_group_send(layer, payload), _server_loop)
         elif _served_here or not isinstance(layer, InMemoryChannelLayer):
-            async_to_sync(layer.group_send)(CONSOLE_GROUP, {"type": "console.event", **payload})
+            async_to_sync(_group_send)(layer, payload)
         else:
             from audit.models import ConsoleEvent
 
