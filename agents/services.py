@@ -111,12 +111,13 @@ def _authenticate(token: str, *, now: datetime, cache_only: bool) -> tuple[ApiKe
     return undecided if cache_only else failure
 
 
-def agent_authenticate_cached(*, token: str) -> Agent | None:
+def agent_authenticate_cached(*, token: str, generation: str | None = None) -> Agent | None:
     """The agent owning `token` when the cache alone can tell, with no database and nothing to write: a
     usable key this process verified and marked as used within the last minute, of an active agent. None
-    means only `agent_authenticate` can answer (it is not a failure)."""
+    means only `agent_authenticate` can answer (it is not a failure). `generation`: the auth generation,
+    when the caller has just read it."""
     now = timezone.now()
-    digest, generation = key_digest(token), auth_generation()
+    digest, generation = key_digest(token), generation or auth_generation()
     found = _authenticated_memo.get(digest, generation)
     if found is None:
         key, agent, _ = _authenticate(token, now=now, cache_only=True)

@@ -6,14 +6,16 @@ process's local memory (the embedded default runs one web process). Windows are 
 
 from __future__ import annotations
 
+import functools
 import time
+from typing import Any
 
 from django.core.cache.backends.redis import RedisCache
 
 from agents.exceptions import RateLimited
 from audit.models import EventType, Severity
 from audit.services import audit_record
-from wpublisher.cache import process_cache
+from wpublisher.cache import cached_with_auth_generation, process_cache
 
 
 def _limits():
@@ -28,16 +30,23 @@ def _counters():
     return process_cache("counters")
 
 
+# The window starts at the first event: the increment that creates the counter sets its expiry, atomically.
+_COUNT_LUA = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n"
+
+
+@functools.cache
+def _count_script(client: Any) -> Any:
+    return client.register_script(_COUNT_LUA)
+
+
 def _count(key: str, window: int) -> int:
     """Count one event under `key`, whose window starts at its first event; the count so far."""
     counters = _counters()
     if isinstance(counters, RedisCache):
-        # One round trip (Django's add then incr take three: SET NX, EXISTS, INCRBY). Django stores
-        # integers in Redis as plain numbers, so INCR works on the value and `get` reads it back.
+        # One round trip, one command (Django's add then incr take three: SET NX, EXISTS, INCRBY). Django
+        # stores integers in Redis as plain numbers, so INCR works on the value and `get` reads it back.
         name = counters.make_and_validate_key(key)
-        with counters._cache.get_client(name, write=True).pipeline() as pipeline:
-            _, count = pipeline.set(name, 0, ex=window, nx=True).incr(name).execute()
-        return count
+        return _count_script(counters._cache.get_client(name, write=True))(keys=[name], args=[window])
     counters.add(key, 0, timeout=window)
     try:
         return counters.incr(key)
@@ -46,10 +55,16 @@ def _count(key: str, window: int) -> int:
         return 1
 
 
-def client_ip_blocked_for(*, ip_address: str) -> int:
-    """Seconds this IP stays blocked, 0 when it is not."""
-    until = _counters().get(f"wpub:ipblock:{ip_address}")
-    return max(0, int(until - time.time())) if until else 0
+def _block_key(ip_address: str) -> str:
+    return f"wpub:ipblock:{ip_address}"
+
+
+def client_ip_check(*, ip_address: str) -> tuple[int, str]:
+    """Seconds this IP stays blocked (0 when it is not), and the auth generation for the authentication
+    that follows (`agent_authenticate_cached`): both in one cache round trip, on every MCP request. Blocks
+    live in the shared cache rather than the counters, so that they can."""
+    until, generation = cached_with_auth_generation(_block_key(ip_address))
+    return (max(0, int(until - time.time())) if until else 0), generation
 
 
 def client_ip_auth_failure_record(*, ip_address: str, user_agent: str = "") -> bool:
@@ -59,8 +74,8 @@ def client_ip_auth_failure_record(*, ip_address: str, user_agent: str = "") -> b
     failures = _count(f"wpub:authfail:{ip_address}", limits.auth_failure_window)
     if failures < limits.auth_failure_limit:
         return False
-    if _counters().add(
-        f"wpub:ipblock:{ip_address}", time.time() + limits.auth_block_duration, timeout=limits.auth_block_duration
+    if process_cache().add(
+        _block_key(ip_address), time.time() + limits.auth_block_duration, timeout=limits.auth_block_duration
     ):
         audit_record(
             event_type=EventType.IP_BLOCKED,

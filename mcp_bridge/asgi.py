@@ -29,7 +29,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from agents.exceptions import AuthFailed
 from agents.models import Agent
 from agents.services import agent_authenticate, agent_authenticate_cached
-from agents.throttling import client_ip_auth_failure_record, client_ip_blocked_for
+from agents.throttling import client_ip_auth_failure_record, client_ip_check
 from mcp_bridge.exceptions import TooManyAgents
 from mcp_bridge.models import Transport
 from mcp_bridge.services import (
@@ -226,7 +226,7 @@ class McpGateway:
         ip = client_ip(scope, config.system.trusted_proxy_count)
         user_agent = _header(scope, b"user-agent") or ""
 
-        blocked_for = client_ip_blocked_for(ip_address=ip)
+        blocked_for, generation = client_ip_check(ip_address=ip)
         if blocked_for:
             await _drain(receive)
             await _respond(
@@ -263,7 +263,7 @@ class McpGateway:
         token = token.strip()
         try:
             # Most requests come from an agent verified moments ago: the cache answers without a thread.
-            agent = agent_authenticate_cached(token=token) or await _db(
+            agent = agent_authenticate_cached(token=token, generation=generation) or await _db(
                 agent_authenticate, token=token, ip_address=ip, user_agent=user_agent
             )
         except AuthFailed:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from django.core.cache import BaseCache, caches
+from django.core.cache.backends import redis as django_redis
 from django.db import transaction
 
 
@@ -27,6 +28,30 @@ def process_cache(alias: str = "default") -> BaseCache:
     per async context, which under ASGI means per request: a Redis connection pool, or the file cache's
     set-up, every time. The Redis, file and local-memory backends are safe to share between threads."""
     return caches.create_connection(alias)
+
+
+class _SharedClientRedisCacheClient(django_redis.RedisCacheClient):
+    """Django's client builds a `redis.Redis` for every operation, which costs more Python than sending the
+    command does. One per connection pool serves every thread (redis-py clients are thread-safe)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: str | None = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
+class RedisCache(django_redis.RedisCache):
+    """Django's Redis cache backend with one client per connection pool."""
+
+    def __init__(self, server: str, params: dict) -> None:
+        super().__init__(server, params)
+        self._class = _SharedClientRedisCacheClient
 
 
 # Long enough to matter under load; short enough that a missed invalidation heals by itself.
@@ -94,6 +119,12 @@ def invalidate(*keys: str) -> None:
 
     if auth or others:
         transaction.on_commit(forget)
+
+
+def cached_with_auth_generation(key: str) -> tuple[Any, str]:
+    """The cached value of `key` (None when absent) and the current auth generation, in one round trip."""
+    found = process_cache().get_many([key, AUTH_GENERATION_KEY])
+    return found.get(key), found.get(AUTH_GENERATION_KEY) or auth_generation()
 
 
 def auth_generation() -> str:

@@ -155,7 +155,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
-    _redis_cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    _redis_cache = {"BACKEND": "wpublisher.cache.RedisCache", "LOCATION": REDIS_URL}
     CACHES = {"default": _redis_cache, "counters": _redis_cache}
 else:
     for _folder in ("queue", "control"):

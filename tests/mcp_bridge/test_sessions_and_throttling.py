@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from agents.exceptions import RateLimited
-from agents.throttling import agent_tool_call_allow, client_ip_auth_failure_record, client_ip_blocked_for
+from agents.throttling import agent_tool_call_allow, client_ip_auth_failure_record, client_ip_check
 from audit.models import AuditLog
 from mcp_bridge.asgi import client_ip, is_mcp_path
 from mcp_bridge.exceptions import TooManyAgents
@@ -130,9 +131,22 @@ def test_admission_counts_agents_not_sessions():
 def test_an_ip_is_blocked_at_the_failure_limit_and_audited_once(loaded_config):
     loaded_config(agents=[agent_entry("a")], sites=[site_entry("s")], system={"security": {"auth_failure_limit": 3}})
     assert [client_ip_auth_failure_record(ip_address="198.51.100.4") for _ in range(3)] == [False, False, True]
-    assert 3590 <= client_ip_blocked_for(ip_address="198.51.100.4") <= 3600
-    assert client_ip_blocked_for(ip_address="198.51.100.5") == 0
+    assert 3590 <= client_ip_check(ip_address="198.51.100.4")[0] <= 3600
+    assert client_ip_check(ip_address="198.51.100.5")[0] == 0
     assert AuditLog.objects.filter(event_type="ip_blocked").count() == 1
+
+
+def test_failures_counted_in_a_window_are_forgotten_when_it_ends(loaded_config):
+    loaded_config(
+        agents=[agent_entry("a")],
+        sites=[site_entry("s")],
+        system={"security": {"auth_failure_limit": 3, "auth_failure_window": 1}},
+    )
+    assert [client_ip_auth_failure_record(ip_address="198.51.100.6") for _ in range(2)] == [False, False]
+    time.sleep(1.2)
+    assert [client_ip_auth_failure_record(ip_address="198.51.100.6") for _ in range(2)] == [False, False]
+    assert client_ip_check(ip_address="198.51.100.6")[0] == 0
+    assert client_ip_auth_failure_record(ip_address="198.51.100.6") is True
 
 
 def test_tool_calls_are_limited_per_agent_and_audited_once(loaded_config):
