@@ -3,12 +3,22 @@ never announced), to the channel-layer group that every open console listens to.
 
 With Redis the channel layer reaches every process. The embedded in-memory layer reaches only the
 process that owns it, so a process other than the web server (the Celery worker) writes its events to
-an outbox table, and the web server relays them (`console_event_relay`)."""
+an outbox table, and the web server relays them (`console_event_relay`).
+
+Sending does not wait: the web server hands events to its own event loop, and other processes (the
+worker, commands) to one background loop of theirs, which keeps the channel layer's Redis connections
+open from one event to the next (a loop per event, as `async_to_sync` makes, opened new ones each time
+and cost milliseconds per event, on the publishing path)."""
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import logging
+import os
+import threading
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -46,6 +56,38 @@ async def _group_send(layer, payload: dict[str, Any]) -> None:
         logger.warning("could not send console event %s", payload.get("event"), exc_info=True)
 
 
+class _SenderLoop:
+    """This process's background event loop for console events, started on first use (and again in a
+    forked child, which does not inherit the thread). At exit, events still in flight get a moment."""
+
+    EXIT_WAIT_SECONDS = 2.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+        self._pending: set[concurrent.futures.Future] = set()
+        atexit.register(self._drain)
+
+    def submit(self, coroutine: Coroutine) -> None:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._running_loop())
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                self._loop, self._pid, self._pending = asyncio.new_event_loop(), os.getpid(), set()
+                threading.Thread(target=self._loop.run_forever, name="console-events", daemon=True).start()
+            return self._loop
+
+    def _drain(self) -> None:
+        concurrent.futures.wait(list(self._pending), timeout=self.EXIT_WAIT_SECONDS)
+
+
+_sender = _SenderLoop()
+
+
 def _deliver(payload: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -53,7 +95,9 @@ def _deliver(payload: dict[str, Any]) -> None:
     try:
         if _server_loop is not None and _server_loop.is_running() and _served_here:
             asyncio.run_coroutine_threadsafe(_group_send(layer, payload), _server_loop)
-        elif _served_here or not isinstance(layer, InMemoryChannelLayer):
+        elif not isinstance(layer, InMemoryChannelLayer):
+            _sender.submit(_group_send(layer, payload))
+        elif _served_here:
             async_to_sync(_group_send)(layer, payload)
         else:
             from audit.models import ConsoleEvent

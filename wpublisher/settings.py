@@ -188,6 +188,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up closes the database connections around every task unless this is set; they are
+# kept for this many tasks, and checked around each as Django checks them around requests (celery.py).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Django's LOGGING configures every process alike (and masks secrets); Celery must not replace it, nor
 # turn stdout into a logger that the console handler then writes back into.
