@@ -2,6 +2,8 @@
 
 Counters live in Django's "counters" cache: Redis when configured (shared by every web process), else the
 process's local memory (the embedded default runs one web process). Windows are fixed, starting at the first event.
+A block, once set, lives in the shared cache beside the auth generation, so that every MCP request reads both
+in one round trip.
 """
 
 from __future__ import annotations
@@ -61,8 +63,7 @@ def _block_key(ip_address: str) -> str:
 
 def client_ip_check(*, ip_address: str) -> tuple[int, str]:
     """Seconds this IP stays blocked (0 when it is not), and the auth generation for the authentication
-    that follows (`agent_authenticate_cached`): both in one cache round trip, on every MCP request. Blocks
-    live in the shared cache rather than the counters, so that they can."""
+    that follows (`agent_authenticate_cached`): both in one cache round trip, on every MCP request."""
     until, generation = cached_with_auth_generation(_block_key(ip_address))
     return (max(0, int(until - time.time())) if until else 0), generation
 
