@@ -15,6 +15,23 @@ def test_celery_s_django_fixup_keeps_connections_between_tasks():
 
 
 @pytest.mark.django_db(transaction=True)
+def test_celery_s_django_fixup_leaves_the_connection_open_around_a_task():
+    if connection.vendor != "postgresql":
+        pytest.skip("Django never closes the in-memory SQLite test database")
+    from celery.fixups.django import DjangoWorkerFixup
+
+    from articles.tasks import publish_article
+
+    fixup = DjangoWorkerFixup(app)
+    Article.objects.count()
+    before = connection.connection
+    fixup.on_task_prerun(sender=publish_article)
+    Article.objects.count()
+    fixup.on_task_postrun(sender=publish_article)
+    assert connection.connection is before is not None
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_task_after_the_database_dropped_the_worker_s_connection_reconnects():
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no server to drop the connection")
