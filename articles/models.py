@@ -56,6 +56,11 @@ class Article(models.Model):
     publish_claimed_at = models.DateTimeField(
         null=True, blank=True, help_text="Set while a worker holds the publish; cleared when it ends"
     )
+    publish_due_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the queued publish task should start; unclaimed well past it, the task counts as lost",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -95,3 +100,21 @@ class ArticleRevision(models.Model):
 
     def __str__(self) -> str:
         return f"article {self.article_id} revision {self.number}"
+
+
+class IdempotencyKey(models.Model):
+    """A write an agent made with an `idempotency_key`: the same key again returns the article it wrote
+    instead of writing twice (a retry after an answer was lost). Kept for IDEMPOTENCY_KEY_TTL."""
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=100)
+    action = models.CharField(max_length=30)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the action and its arguments")
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id}:{self.key}"

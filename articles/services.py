@@ -31,8 +31,9 @@ from audit.services import audit_record
 from sites.exceptions import SiteNotFound
 from sites.models import Site
 from sites.selectors import site_active_ids
+from sites.wordpress import WordPressClient, time_budget, wordpress_client
 from wpublisher.cache import agent_stats_key, invalidate, site_health_key
-from wpublisher.config.schema import PublishingSettings, SystemSettings
+from wpublisher.config.schema import PublishingSettings, SiteConfig, SystemSettings, term_name_problem
 from wpublisher.exceptions import Forbidden, ValidationFailed
 from wpublisher.processes import process_is_dead, process_label
 
@@ -169,27 +170,32 @@ def _clean_content(content: Any, limits: SystemSettings) -> str:
     return content
 
 
+def _plain_term_name(name: str, *, field: str) -> str:
+    if problem := term_name_problem(name):
+        raise ValidationFailed(f"{field} {problem}", field=field)
+    return name
+
+
 def _clean_tags(tags: Any, limits: SystemSettings) -> list[str]:
-    """Tags as a list or a comma-separated string; blanks dropped, duplicates (any case) removed."""
+    """Tags as a list or a comma-separated string; blanks dropped, duplicates (any case) removed. The
+    count is checked before any tag is looked at further, and the work grows linearly with the input."""
     if tags is None:
         return []
     if isinstance(tags, str):
         tags = tags.split(",")
     if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
         raise ValidationFailed("tags must be a list of strings or a comma-separated string", field="tags")
-    cleaned: list[str] = []
-    for tag in (_no_nul(t.strip(), "tags") for t in tags):
-        if tag and tag.casefold() not in {c.casefold() for c in cleaned}:
-            cleaned.append(tag)
-    if len(cleaned) > limits.max_tags:
-        raise ValidationFailed(f"at most {limits.max_tags} tags (got {len(cleaned)})", field="tags")
-    for tag in cleaned:
+    present = [tag.strip() for tag in tags if not tag.isspace() and tag]
+    if len(present) > limits.max_tags:
+        raise ValidationFailed(f"at most {limits.max_tags} tags (got {len(present)})", field="tags")
+    cleaned: dict[str, str] = {}
+    for tag in present:
         if len(tag) > limits.max_tag_length:
             raise ValidationFailed(
-                f"tag '{tag[:20]}…' is {len(tag)} characters; the limit is {limits.max_tag_length}",
-                field="tags",
+                f"tag '{tag[:20]}…' is {len(tag)} characters; the limit is {limits.max_tag_length}", field="tags"
             )
-    return cleaned
+        cleaned.setdefault(tag.casefold(), _plain_term_name(_no_nul(tag, "tags"), field="tags"))
+    return list(cleaned.values())
 
 
 def _clean_category(category: Any) -> str:
@@ -202,7 +208,7 @@ def _clean_category(category: Any) -> str:
         raise ValidationFailed(
             f"category must be at most {CATEGORY_MAX} characters (got {len(category)})", field="category"
         )
-    return category
+    return _plain_term_name(category, field="category")
 
 
 def _clean_metadata(metadata: Any, limits: SystemSettings) -> dict:
@@ -475,6 +481,7 @@ def article_approve(
                 "publishing_agent": reviewer.agent,
                 "approved_content_hash": F("content_hash"),
                 "publish_error_message": "",
+                "publish_due_at": timezone.now(),
                 **CLAIM_RELEASED,
             },
             message=f"{reviewer.label} approved article {article.pk} (revision {article.revision_number})",
@@ -537,7 +544,7 @@ def article_retry_publish(
         _article_transition(
             article=article,
             move="retry_publish",
-            fields={**CLAIM_RELEASED},
+            fields={**CLAIM_RELEASED, "publish_due_at": timezone.now()},
             message=f"{label} asked to publish article {article.pk} again",
             agent_id=agent.id if agent else None,
             username=user.get_username() if user else "",
@@ -609,7 +616,11 @@ def article_publish_retry_later(*, article_id: int, error: str, delay_seconds: f
     _article_transition(
         article=article,
         move="publish_retry_later",
-        fields={**CLAIM_RELEASED, "publish_error_message": error},
+        fields={
+            **CLAIM_RELEASED,
+            "publish_error_message": error,
+            "publish_due_at": timezone.now() + timedelta(seconds=delay_seconds),
+        },
         severity=Severity.WARNING,
         message=f"publishing article {article.pk} to {article.target_site_id} failed, "
         f"retrying in {delay_seconds:.0f}s: {error}",
@@ -672,6 +683,26 @@ def article_publish_fail(*, article_id: int, error: str) -> Article:
     return article
 
 
+def article_publish_defer(*, article_id: int, delay_seconds: float) -> bool:
+    """Put off an unclaimed publish by `delay_seconds` (the concurrency limit was reached). False when
+    another delivery of the task already holds a later start: the caller then drops its own, so that a
+    task re-queued by recovery does not multiply while the limit holds."""
+    now = timezone.now()
+    return bool(
+        Article.objects.filter(pk=article_id, status=S.PUBLISHING, publish_claimed_at__isnull=True)
+        .filter(Q(publish_due_at__isnull=True) | Q(publish_due_at__lte=now))
+        .update(publish_due_at=now + timedelta(seconds=delay_seconds))
+    )
+
+
+def article_publish_post_record(*, article_id: int, post_id: int) -> None:
+    """Remember the WordPress post that is the article's, before it is made public: every later attempt
+    and the reconciliation then keep that one and trash any other."""
+    Article.objects.filter(pk=article_id, status=S.PUBLISHING, publish_claimed_by=process_label()).update(
+        wordpress_post_id=post_id
+    )
+
+
 def post_slug(article: Article) -> str:
     """The WordPress slug of an article's post: readable, and fixed by the article and its approved
     revision, so a retried publish finds the post an earlier attempt created instead of posting again.
@@ -691,15 +722,79 @@ def publish_claim_stale_after(publishing: PublishingSettings) -> timedelta:
     return timedelta(seconds=publishing.timeout) + PUBLISH_CLAIM_MARGIN
 
 
+def publish_reconcile_delay(publishing: PublishingSettings) -> float:
+    """How long after a publish that needed several attempts its site is looked at again for duplicates:
+    a create sent by an attempt that timed out lands, if ever, within a few timeouts of being sent."""
+    return 2.0 * publishing.timeout + PUBLISH_CLAIM_MARGIN.total_seconds()
+
+
+def _article_posts(client: WordPressClient, article: Article) -> list[dict]:
+    """The posts on WordPress that are this article's: those with its slug, oldest first, and the one
+    recorded for it if the slug no longer finds it."""
+    posts = client.posts_find_by_slug(post_slug(article))
+    recorded = article.wordpress_post_id
+    if recorded and all(int(post["id"]) != recorded for post in posts):
+        post = client.post_get(recorded)
+        if post is not None:
+            posts.insert(0, post)
+    return posts
+
+
+def _post_duplicate_trash(*, client: WordPressClient, article: Article, post: dict, keeper_id: int) -> None:
+    client.post_trash(int(post["id"]))
+    audit_record(
+        event_type=EventType.PUBLISH_DUPLICATE_TRASHED,
+        severity=Severity.WARNING,
+        message=f"post {post['id']} on {article.target_site_id}, a duplicate of article {article.pk}'s post "
+        f"{keeper_id} left by an attempt whose answer was lost, was moved to the trash",
+        article_id=article.pk,
+        site_id=article.target_site_id,
+        metadata={"post_id": int(post["id"]), "status": post.get("status", ""), "kept_post_id": keeper_id},
+    )
+
+
+def _post_ensure_one(*, client: WordPressClient, article: Article, site: SiteConfig, status: str) -> dict:
+    """The article's one post on WordPress, created if there is none yet, every duplicate trashed, and
+    given its final `status`.
+
+    A create whose answer was lost (a timeout, a dropped connection) may still be running on WordPress
+    and land after a later attempt looked. So posts are created as drafts, which are never public, and the
+    post to keep is recorded before it is made public by id: the recorded one, else the oldest. A draft
+    that lands after that is trashed by the reconciliation that follows (`article_post_reconcile`)."""
+    posts = _article_posts(client, article)
+    if not posts:
+        category = article.category or site.default_category
+        created = client.post_create(
+            title=article.title,
+            content=article.content_html,
+            status="draft",
+            slug=post_slug(article),
+            categories=client.term_ids("categories", [category] if category else []),
+            tags=client.term_ids("tags", list(article.tags or site.default_tags)),
+        )
+        article_publish_post_record(article_id=article.pk, post_id=int(created["id"]))
+        article.wordpress_post_id = int(created["id"])
+        posts = _article_posts(client, article) or [created]
+    keeper = next((post for post in posts if int(post["id"]) == article.wordpress_post_id), posts[0])
+    keeper_id = int(keeper["id"])
+    if keeper_id != article.wordpress_post_id:
+        article_publish_post_record(article_id=article.pk, post_id=keeper_id)
+        article.wordpress_post_id = keeper_id
+    for post in posts:
+        if int(post["id"]) != keeper_id:
+            _post_duplicate_trash(client=client, article=article, post=post, keeper_id=keeper_id)
+    if keeper.get("status") != status:
+        keeper = client.post_update(keeper_id, status=status)
+    return keeper
+
+
 def article_publish(*, article_id: int) -> Article | None:
     """Publish an approved article to its WordPress site, exactly once.
 
     Claims the article (None when there is nothing to do), then talks to WordPress outside any
-    transaction: reuses a post an earlier attempt created (found by its slug), else resolves category
-    and tag ids and creates the post. Raises WordPressError, leaving the claim for the caller to
+    transaction (`_post_ensure_one`). Raises WordPressError, leaving the claim for the caller to
     release (`article_publish_retry_later`) or give up (`article_publish_fail`), and PublishingBusy when
     the concurrency limit is reached (nothing was claimed)."""
-    from sites.wordpress import time_budget, wordpress_client
     from wpublisher.config.services import config_current
 
     config = config_current()
@@ -716,48 +811,65 @@ def article_publish(*, article_id: int) -> Article | None:
         return article_publish_fail(
             article_id=article_id, error=f"site '{article.target_site_id}' is no longer in sites.yml"
         )
-    client = wordpress_client(site, timeout=publishing.timeout)
-    slug = post_slug(article)
     with time_budget(publishing.timeout):
-        post = client.post_find_by_slug(slug)
-        if post is None:
-            category = article.category or site.default_category
-            post = client.post_create(
-                title=article.title,
-                content=article.content_html,
-                status=publishing.default_status,
-                slug=slug,
-                categories=client.term_ids("categories", [category] if category else []),
-                tags=client.term_ids("tags", list(article.tags or site.default_tags)),
-            )
+        post = _post_ensure_one(
+            client=wordpress_client(site, timeout=publishing.timeout),
+            article=article,
+            site=site,
+            status=publishing.default_status,
+        )
     return article_publish_succeed(article_id=article_id, post_id=int(post["id"]), permalink=post.get("link", ""))
 
 
-def publish_queue_stale_after(publishing: PublishingSettings) -> timedelta:
-    """How long an approved article may wait unclaimed before its task counts as lost: longer than the
-    longest retry wait (backoff with jitter) plus one attempt."""
-    longest_wait = publishing.retry_delay * 2**publishing.retry_attempts * 1.5
-    return timedelta(seconds=longest_wait + publishing.timeout) + timedelta(minutes=5)
+def article_post_reconcile(*, article_id: int) -> list[int]:
+    """Trash the posts of a published article other than the one it was published as: drafts that
+    creates whose answer was lost left on WordPress after the publish settled. Returns their ids."""
+    from wpublisher.config.services import config_current
+
+    article = Article.objects.filter(pk=article_id, status=S.PUBLISHED, wordpress_post_id__isnull=False).first()
+    config = config_current()
+    site = config.site(article.target_site_id) if article else None
+    if article is None or site is None:
+        return []
+    client = wordpress_client(site, timeout=config.publishing.timeout)
+    with time_budget(config.publishing.timeout):
+        duplicates = [p for p in client.posts_find_by_slug(post_slug(article)) if p["id"] != article.wordpress_post_id]
+        for post in duplicates:
+            _post_duplicate_trash(client=client, article=article, post=post, keeper_id=article.wordpress_post_id)
+    return [int(post["id"]) for post in duplicates]
+
+
+# An unclaimed publish whose task should have started this long ago counts as lost (its message never
+# reached a worker, or died with one): beat looks every 15 s, so it is queued again within a minute.
+PUBLISH_TASK_LOST_AFTER = timedelta(seconds=30)
 
 
 def article_publish_recover(*, enqueue: Callable[[int], Any]) -> list[int]:
     """Queue again every publishing article whose worker died mid-publish (a claim older than the claim
-    limit) or whose task was lost before any worker claimed it. The claim and the slug lookup make a
-    surplus task harmless: no post is ever created twice."""
+    limit, or held by a dead process of this host) or whose task has not started well after it was due.
+    The claim and the post lookup make a surplus task harmless: no post is ever published twice."""
     from wpublisher.config.services import config_current
 
     publishing = config_current().publishing
     now = timezone.now()
     claimed_stale = now - publish_claim_stale_after(publishing)
+    overdue = now - PUBLISH_TASK_LOST_AFTER
+    unclaimed = Q(publish_claimed_at__isnull=True)
     candidates = Article.objects.filter(status=S.PUBLISHING).filter(
         Q(publish_claimed_at__isnull=False)
-        | Q(publish_claimed_at__isnull=True, updated_at__lt=now - publish_queue_stale_after(publishing))
+        | (unclaimed & (Q(publish_due_at__lt=overdue) | Q(publish_due_at__isnull=True, updated_at__lt=overdue)))
     )
     recovered = []
     rows = candidates.order_by("pk").values_list("pk", "target_site_id", "publish_claimed_at", "publish_claimed_by")
     for article_id, site_id, claimed_at, claimed_by in rows:
         if claimed_at is None:
-            why = "its publish task was lost"
+            why = "its publish task did not start when due"
+            # Due again from now, so the next look gives this task its time before queueing another.
+            still_lost = Article.objects.filter(pk=article_id, status=S.PUBLISHING).filter(unclaimed)
+            if not still_lost.filter(Q(publish_due_at__lt=overdue) | Q(publish_due_at__isnull=True)).update(
+                publish_due_at=now
+            ):
+                continue
         elif claimed_at < claimed_stale or process_is_dead(claimed_by):
             why = "its worker stopped mid-publish"
         else:

@@ -8,11 +8,16 @@ import random
 from celery import shared_task
 
 from articles.exceptions import PublishingBusy
+from articles.idempotency import idempotency_keys_expire
+from articles.models import ArticleStatus
 from articles.services import (
+    article_post_reconcile,
     article_publish,
+    article_publish_defer,
     article_publish_fail,
     article_publish_recover,
     article_publish_retry_later,
+    publish_reconcile_delay,
 )
 from sites.exceptions import WordPressError
 
@@ -29,14 +34,17 @@ def retry_delay(*, base: float, retries: int) -> float:
 
 @shared_task(bind=True, name="articles.publish_article", acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def publish_article(self, article_id: int) -> str:
-    """Publish one approved article. Safe to run twice: the claim and the slug lookup see to that."""
+    """Publish one approved article. Safe to run twice: the claim and the post lookup see to that."""
     from wpublisher.config.services import config_current
 
     try:
         article = article_publish(article_id=article_id)
     except PublishingBusy:
-        # Nothing was attempted: queue a fresh task rather than spend one of the article's retries.
-        publish_article.apply_async((article_id,), countdown=retry_delay(base=BUSY_WAIT_SECONDS, retries=0))
+        # Nothing was attempted: queue a fresh task rather than spend one of the article's retries (unless
+        # another delivery already waits for its turn).
+        wait = retry_delay(base=BUSY_WAIT_SECONDS, retries=0)
+        if article_publish_defer(article_id=article_id, delay_seconds=wait):
+            publish_article.apply_async((article_id,), countdown=wait)
         return "busy"
     except WordPressError as error:
         publishing = config_current().publishing
@@ -51,10 +59,27 @@ def publish_article(self, article_id: int) -> str:
         logger.exception("publishing article %s failed unexpectedly", article_id)
         article_publish_fail(article_id=article_id, error=f"unexpected error: {type(error).__name__}: {error}")
         return "failed"
+    if article is not None and article.status == ArticleStatus.PUBLISHED and article.publish_attempts > 1:
+        # An earlier attempt may have sent a create whose answer was lost: look for its post once it
+        # must have landed.
+        delay = publish_reconcile_delay(config_current().publishing)
+        reconcile_post.apply_async((article_id,), countdown=delay)
     return "skipped" if article is None else article.status
+
+
+@shared_task(name="articles.reconcile_post", acks_late=True)
+def reconcile_post(article_id: int) -> int:
+    """Trash duplicates of a published article's post that WordPress saved after the publish settled."""
+    return len(article_post_reconcile(article_id=article_id))
 
 
 @shared_task(name="articles.recover_stuck_publishes")
 def recover_stuck_publishes() -> int:
     """Queue again the publishes whose worker died or whose message was lost (see the service)."""
     return len(article_publish_recover(enqueue=lambda article_id: publish_article.delay(article_id)))
+
+
+@shared_task(name="articles.expire_idempotency_keys")
+def expire_idempotency_keys() -> int:
+    """Forget idempotency keys older than a day."""
+    return idempotency_keys_expire()

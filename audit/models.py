@@ -37,6 +37,7 @@ class EventType(models.TextChoices):
     PUBLISH_SUCCEEDED = "publish_succeeded"
     PUBLISH_FAILED = "publish_failed"
     PUBLISH_RECOVERED = "publish_recovered"
+    PUBLISH_DUPLICATE_TRASHED = "publish_duplicate_trashed"
     SITE_HEALTH_CHANGED = "site_health_changed"
     CONFIG_RELOADED = "config_reloaded"
     CONFIG_ERROR = "config_error"
@@ -75,6 +76,7 @@ EVENT_CATEGORIES: dict[str, str] = {
             EventType.PUBLISH_SUCCEEDED,
             EventType.PUBLISH_FAILED,
             EventType.PUBLISH_RECOVERED,
+            EventType.PUBLISH_DUPLICATE_TRASHED,
         ],
         Category.PUBLISHING,
     ),

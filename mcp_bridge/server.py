@@ -30,6 +30,8 @@ from agents.services import agent_authenticate
 from agents.throttling import agent_tool_call_allow
 from articles import selectors as article_selectors
 from articles import services as article_services
+from articles.idempotency import article_write_idempotent
+from articles.models import Article
 from articles.services import Reviewer
 from audit.selectors import audit_log_list
 from mcp_bridge import serializers
@@ -154,6 +156,14 @@ Tags = Annotated[
     Field(description="Tags: a list, or one comma-separated string; at most 20 of at most 50 characters"),
 ]
 ArticleId = Annotated[int, Field(description="The article id returned by submit_article")]
+IdempotencyKeyArg = Annotated[
+    str | None,
+    Field(
+        description="Optional: any unique string of yours (a UUID). Sending the same request again with the "
+        "same key within 24 h returns the first result instead of writing twice: use it to retry safely "
+        "when an answer was lost. Reusing a key for a different request is refused."
+    ),
+]
 StatusName = Literal["pending_review", "publishing", "published", "publish_failed", "rejected"]
 
 
@@ -164,6 +174,15 @@ def _agent_dict(agent: Agent) -> dict[str, Any]:
 def _article_detail(article_id: int) -> dict[str, Any]:
     article = article_selectors.article_get(article_id=article_id, agent=current_agent())
     return serializers.article_detail(article, list(article_selectors.article_revision_list(article=article)))
+
+
+def _write(
+    write: Callable[..., Article], idempotency_key: str | None, *, review: bool = False, **arguments: Any
+) -> Article:
+    """A write service as the calling agent (as `reviewer` when `review`), once per idempotency key."""
+    agent = current_agent()
+    actor = {"reviewer": Reviewer(agent=agent)} if review else {"agent": agent}
+    return article_write_idempotent(owner=agent, key=idempotency_key, write=write, arguments={**actor, **arguments})
 
 
 def _register_tools(server: MCPServer) -> None:
@@ -180,10 +199,12 @@ def _register_tools(server: MCPServer) -> None:
         agent_metadata: Annotated[
             dict[str, Any] | None, Field(description="Any JSON object about the submission, at most 16 KiB")
         ] = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> dict[str, Any]:
         """Submit a new article for review. It waits in pending_review until a reviewer approves it."""
-        article = article_services.article_submit(
-            agent=current_agent(),
+        article = _write(
+            article_services.article_submit,
+            idempotency_key,
             title=title,
             content_markdown=content_markdown,
             tags=tags,
@@ -237,11 +258,13 @@ def _register_tools(server: MCPServer) -> None:
         tags: Tags = None,
         category: str | None = None,
         note: Annotated[str | None, Field(description="What changed and why (kept with the revision)")] = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> dict[str, Any]:
         """Write a new revision of a pending article: your own, or any with the article:revise scope.
         Fields left out keep their value."""
-        article_services.article_revise(
-            agent=current_agent(),
+        _write(
+            article_services.article_revise,
+            idempotency_key,
             article_id=article_id,
             title=title,
             content_markdown=content_markdown,
@@ -253,27 +276,35 @@ def _register_tools(server: MCPServer) -> None:
 
     @server.tool(annotations=WRITES)
     @_tool_call
-    def approve_article(article_id: ArticleId, reviewer_notes: str | None = None) -> dict[str, Any]:
+    def approve_article(
+        article_id: ArticleId, reviewer_notes: str | None = None, idempotency_key: IdempotencyKeyArg = None
+    ) -> dict[str, Any]:
         """Approve another agent's pending article for publishing (needs the article:review scope)."""
-        article = article_services.article_approve(
-            reviewer=Reviewer(agent=current_agent()), article_id=article_id, notes=reviewer_notes
+        article = _write(
+            article_services.article_approve, idempotency_key, review=True, article_id=article_id, notes=reviewer_notes
         )
         return serializers.article_status(article)
 
     @server.tool(annotations=WRITES)
     @_tool_call
-    def reject_article(article_id: ArticleId, rejection_reason: str) -> dict[str, Any]:
+    def reject_article(
+        article_id: ArticleId, rejection_reason: str, idempotency_key: IdempotencyKeyArg = None
+    ) -> dict[str, Any]:
         """Reject another agent's pending article with a reason (needs the article:review scope)."""
-        article = article_services.article_reject(
-            reviewer=Reviewer(agent=current_agent()), article_id=article_id, rejection_reason=rejection_reason
+        article = _write(
+            article_services.article_reject,
+            idempotency_key,
+            review=True,
+            article_id=article_id,
+            rejection_reason=rejection_reason,
         )
         return serializers.article_status(article)
 
     @server.tool(annotations=WRITES)
     @_tool_call
-    def retry_publish(article_id: ArticleId) -> dict[str, Any]:
+    def retry_publish(article_id: ArticleId, idempotency_key: IdempotencyKeyArg = None) -> dict[str, Any]:
         """Publish a publish_failed article again (its submitter, or an agent with article:review)."""
-        article = article_services.article_retry_publish(article_id=article_id, agent=current_agent())
+        article = _write(article_services.article_retry_publish, idempotency_key, article_id=article_id)
         return serializers.article_status(article)
 
     @server.tool(annotations=READ_ONLY)

@@ -24,6 +24,9 @@ from wpublisher.config.schema import SiteConfig
 
 CONNECT_TIMEOUT_MAX = 10.0
 TERM_KINDS = ("categories", "tags")
+# WordPress error codes that come with a 5xx but say the request itself is wrong: retrying cannot help
+# (`empty_term_name`: a category or tag name WordPress sanitized to nothing, such as one made of markup).
+PERMANENT_WP_CODES = frozenset({"empty_term_name", "invalid_taxonomy"})
 
 # When set, the monotonic time by which the current unit of work (one publish) must be done: each request
 # gets only the time that is left, so a publish never outlives its budget (see `time_budget`).
@@ -118,7 +121,7 @@ class WordPressClient:
                 status=status,
                 wp_code=wp_code,
             )
-        retryable = status == 429 or status >= 500
+        retryable = (status == 429 or status >= 500) and wp_code not in PERMANENT_WP_CODES
         detail = f" {wp_code}: {wp_message}" if wp_code else (f": {wp_message}" if wp_message else "")
         raise WordPressError(
             f"site {self.site.id} answered HTTP {status} to {method} {url}{detail}",
@@ -159,9 +162,24 @@ class WordPressClient:
                 return int(error.data["term_id"])
             raise
 
-    def post_find_by_slug(self, slug: str) -> dict | None:
-        posts = self.request("GET", "/posts", params={"slug": slug, "status": "any", "context": "edit"})
-        return posts[0] if posts else None
+    def posts_find_by_slug(self, slug: str) -> list[dict]:
+        """Every post with this slug whatever its status (drafts included, the trash excluded), oldest
+        first. Drafts keep the exact slug they were given, so two drafts can share one."""
+        return self.request(
+            "GET",
+            "/posts",
+            params={"slug": slug, "status": "any", "context": "edit", "orderby": "id", "order": "asc"},
+        )
+
+    def post_get(self, post_id: int) -> dict | None:
+        """The post, or None when it is gone or in the trash."""
+        try:
+            post = self.request("GET", f"/posts/{int(post_id)}", params={"context": "edit"})
+        except WordPressError as error:
+            if error.status in (404, 410):
+                return None
+            raise
+        return None if post.get("status") == "trash" else post
 
     def post_create(
         self, *, title: str, content: str, status: str, slug: str, categories: list[int], tags: list[int]
@@ -178,6 +196,13 @@ class WordPressClient:
                 "tags": tags,
             },
         )
+
+    def post_update(self, post_id: int, **fields: Any) -> dict:
+        return self.request("POST", f"/posts/{int(post_id)}", json=fields)
+
+    def post_trash(self, post_id: int) -> dict:
+        """Move a post to the trash (recoverable in WordPress admin for EMPTY_TRASH_DAYS)."""
+        return self.request("DELETE", f"/posts/{int(post_id)}")
 
 
 def _same_term(term: dict, name: str) -> bool:

@@ -201,16 +201,19 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
 CELERY_TASK_ROUTES = {
     "articles.publish_article": {"queue": "publishing"},
+    "articles.reconcile_post": {"queue": "publishing"},
     "sites.*": {"queue": "monitoring"},
 }
 # A worker consumes every queue listed here unless started with -Q (compose can dedicate workers).
 CELERY_TASK_QUEUES = [Queue(name) for name in ("publishing", "monitoring", "maintenance")]
 CELERY_BEAT_SCHEDULE = {
     "audit-retention": {"task": "audit.apply_retention", "schedule": 24 * 3600.0},
-    "recover-stuck-publishes": {"task": "articles.recover_stuck_publishes", "schedule": 60.0},
+    # A publish whose task was lost is queued again within a minute (articles.services.PUBLISH_TASK_LOST_AFTER).
+    "recover-stuck-publishes": {"task": "articles.recover_stuck_publishes", "schedule": 15.0},
     # Each site is checked at its own health_check_interval; this only looks for sites that are due.
     "site-health-checks": {"task": "sites.schedule_health_checks", "schedule": 10.0},
     "expire-mcp-sessions": {"task": "mcp_bridge.expire_sessions", "schedule": 3600.0},
+    "expire-idempotency-keys": {"task": "articles.expire_idempotency_keys", "schedule": 3600.0},
     # Every Monday, shortly after the week ends (UTC).
     "weekly-agent-reports": {
         "task": "agents.write_weekly_reports",

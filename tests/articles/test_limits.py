@@ -52,7 +52,27 @@ def rows() -> tuple[int, int, int, int]:
         ({"tags": ",".join(f"t{i}" for i in range(21))}, "tags", "at most 20 tags (got 21)"),
         ({"tags": ["x" * 51]}, "tags", "tag 'xxxxxxxxxxxxxxxxxxxx…' is 51 characters; the limit is 50"),
         ({"tags": [1, 2]}, "tags", "tags must be a list of strings or a comma-separated string"),
+        ({"tags": ["a"] * 20_000}, "tags", "at most 20 tags (got 20000)"),
+        ({"tags": ",".join(["dup"] * 21)}, "tags", "at most 20 tags (got 21)"),
+        (
+            {"tags": ["ok", "<b>bold</b>"]},
+            "tags",
+            "tags must be plain text: '<' in '<b>bold</b>' is not allowed (WordPress strips markup, control "
+            "characters and %-escapes from category and tag names)",
+        ),
         ({"category": "c" * 101}, "category", "category must be at most 100 characters (got 101)"),
+        (
+            {"category": "<svg onload=alert(1)>"},
+            "category",
+            "category must be plain text: '<' in '<svg onload=alert(1)>' is not allowed (WordPress strips markup, "
+            "control characters and %-escapes from category and tag names)",
+        ),
+        (
+            {"category": "News%20today"},
+            "category",
+            "category must be plain text: '%20' in 'News%20today' is not allowed (WordPress strips markup, "
+            "control characters and %-escapes from category and tag names)",
+        ),
         (
             {"agent_metadata": ["not", "an", "object"]},
             "agent_metadata",

@@ -4,6 +4,7 @@ The same behaviour against a real WordPress is in tests/sites/test_real_wordpres
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -180,6 +181,59 @@ def test_a_post_created_by_a_dead_attempt_is_reused_not_duplicated(setup, fake_w
     assert article.wordpress_post_id == fake_wp.posts[0]["id"]
 
 
+def test_a_post_is_created_as_a_draft_and_made_public_by_id(setup, fake_wp, django_capture_on_commit_callbacks):
+    writer = setup()
+    article = approve(
+        services.article_submit(agent=writer, title="Draft first", content_markdown="x"),
+        django_capture_on_commit_callbacks,
+    )
+    (post,) = fake_wp.posts
+    assert post["status"] == "publish" and article.wordpress_post_id == post["id"]
+    writes = [call for call in fake_wp.calls if call[0] == "POST" and call[1].startswith("/posts")]
+    assert writes == [("POST", "/posts"), ("POST", f"/posts/{post['id']}")]
+
+
+def test_a_create_whose_answer_was_lost_never_makes_a_second_public_post(
+    setup, fake_wp, django_capture_on_commit_callbacks
+):
+    """WordPress takes longer than publishing.timeout to create the post: the attempt gives up, the next
+    one creates another, and the first create lands afterwards. Only one post is ever public, and the
+    late one is trashed and audited once it has landed."""
+    writer = setup(publishing={"timeout": 1})
+    fake_wp.fail("POST", "/posts", Failure(delay=2.5, lands=True))
+    article = approve(
+        services.article_submit(agent=writer, title="Slow site", content_markdown="x"),
+        django_capture_on_commit_callbacks,
+    )
+    assert article.status == S.PUBLISHED and article.publish_attempts == 2
+    landed_by = time.monotonic() + 10
+    while len(fake_wp.posts) < 2 and time.monotonic() < landed_by:
+        time.sleep(0.1)
+    late = next(p for p in fake_wp.posts if p["id"] != article.wordpress_post_id)
+    assert late["status"] == "draft"  # landed, but never public
+    assert [p["id"] for p in fake_wp.posts if p["status"] == "publish"] == [article.wordpress_post_id]
+    assert services.article_post_reconcile(article_id=article.pk) == [late["id"]]
+    assert late["status"] == "trash"
+    (trashed,) = AuditLog.objects.filter(article_id=article.pk, event_type="publish_duplicate_trashed")
+    assert trashed.metadata["post_id"] == late["id"] and trashed.metadata["kept_post_id"] == article.wordpress_post_id
+    assert services.article_post_reconcile(article_id=article.pk) == []
+
+
+def test_a_later_attempt_keeps_the_recorded_post_and_trashes_the_others(setup, fake_wp):
+    writer = setup()
+    article = services.article_submit(agent=writer, title="Two drafts", content_markdown="x")
+    services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk)
+    slug = services.post_slug(Article.objects.get(pk=article.pk))
+    fake_wp.posts += [
+        {"id": 7, "slug": slug, "status": "draft", "link": ""},
+        {"id": 8, "slug": slug, "status": "draft", "link": ""},
+    ]
+    Article.objects.filter(pk=article.pk).update(wordpress_post_id=8)
+    assert tasks.publish_article.apply(args=(article.pk,)).get() == S.PUBLISHED
+    assert {p["id"]: p["status"] for p in fake_wp.posts} == {7: "trash", 8: "publish"}
+    assert Article.objects.get(pk=article.pk).wordpress_post_id == 8
+
+
 def test_the_concurrency_limit_defers_a_publish_without_spending_a_retry(setup, fake_wp, monkeypatch):
     writer = setup(publishing={"max_concurrent_publishes": 1})
     first, second = (services.article_submit(agent=writer, title=t, content_markdown="x") for t in ("A", "B"))
@@ -198,18 +252,41 @@ def test_the_concurrency_limit_defers_a_publish_without_spending_a_retry(setup, 
 
 def test_recovery_requeues_stale_claims_and_lost_tasks_only(setup, fake_wp):
     writer = setup()
-    articles = [services.article_submit(agent=writer, title=t, content_markdown="x") for t in "ABCD"]
+    articles = [services.article_submit(agent=writer, title=t, content_markdown="x") for t in "ABCDE"]
     for article in articles:
         services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk)
-    dead, fresh, lost, waiting = articles
+    dead, fresh, lost, waiting, retrying = articles
     now = timezone.now()
     Article.objects.filter(pk=dead.pk).update(publish_claimed_at=now - timedelta(seconds=13))
     Article.objects.filter(pk=fresh.pk).update(publish_claimed_at=now - timedelta(seconds=5))
-    Article.objects.filter(pk=lost.pk).update(updated_at=now - timedelta(hours=1))
+    # Approved 31 s ago and no worker took it: its message was lost.
+    Article.objects.filter(pk=lost.pk).update(publish_due_at=now - timedelta(seconds=31))
+    # A retry waiting for its countdown, approved long ago.
+    Article.objects.filter(pk=retrying.pk).update(
+        publish_due_at=now + timedelta(seconds=100), updated_at=now - timedelta(hours=1)
+    )
     queued: list[int] = []
     assert services.article_publish_recover(enqueue=queued.append) == [dead.pk, lost.pk] == queued
     assert AuditLog.objects.filter(event_type="publish_recovered").count() == 2
     assert waiting.pk not in queued
+    # The re-queued task gets its own time before another is queued.
+    assert services.article_publish_recover(enqueue=queued.append) == [dead.pk]
+
+
+def test_a_lost_publish_task_is_queued_again_within_a_minute(setup, fake_wp, queued, monkeypatch):
+    """The message of an approval never reached a worker: beat's next looks (every 15 s) find it."""
+    writer = setup()
+    article = services.article_submit(agent=writer, title="Lost", content_markdown="x")
+    approved_at = timezone.now()
+    services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk)
+    looks = [approved_at + timedelta(seconds=s) for s in range(15, 61, 15)]
+    found_at = None
+    for moment in looks:
+        monkeypatch.setattr(timezone, "now", lambda moment=moment: moment)
+        if services.article_publish_recover(enqueue=lambda article_id: None):
+            found_at = moment
+            break
+    assert found_at is not None and found_at - approved_at <= timedelta(seconds=60)
 
 
 def test_a_claim_of_a_dead_worker_on_this_host_is_taken_over_at_once(setup, fake_wp):

@@ -73,6 +73,22 @@ async def test_submit_then_follow_an_article(world):
         assert [a["id"] for a in listed["articles"]] == [article["id"]]
 
 
+async def test_a_write_retried_with_its_idempotency_key_returns_the_first_result(world):
+    """The answer to a submission was lost; the agent sends it again with the same key."""
+    async with connect(world, "writer") as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        for name in ("submit_article", "revise_article", "approve_article", "reject_article", "retry_publish"):
+            assert "idempotency_key" in tools[name].input_schema["properties"], name
+        request = {"title": "Sent twice", "content_markdown": "Body", "idempotency_key": "a1b2c3-sent-twice"}
+        first = await call(client, "submit_article", **request)
+        again = await call(client, "submit_article", **request)
+        assert again["id"] == first["id"]
+        listed = await call(client, "list_articles", agent_id="writer", search="Sent twice")
+        assert [a["id"] for a in listed["articles"]] == [first["id"]]
+        refused = await error(client, "submit_article", **{**request, "title": "Something else"})
+        assert refused.startswith("VALIDATION_ERROR: idempotency_key 'a1b2c3-sent-twice' was used")
+
+
 async def test_list_articles_filters_and_pages(world):
     async with connect(world, "narrow") as client:
         ids = [

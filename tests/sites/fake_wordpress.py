@@ -27,6 +27,8 @@ class Failure:
     status: int = 503
     body: dict | None = None
     delay: float = 0.0
+    # A slow WordPress: after `delay` the request is carried out as usual (the client may have given up).
+    lands: bool = False
 
 
 class FakeWordPress:
@@ -67,6 +69,17 @@ class FakeWordPress:
         return sum(1 for call in self.calls if call == (method, route))
 
     # --- the API ---------------------------------------------------------------------------------------
+
+    def _settle_slug(self, post: dict) -> None:
+        """What WordPress does with a slug: drafts keep the one they were given, even if taken; a post made
+        public gets a free one (a taken slug is suffixed)."""
+        if post.get("status", "draft") not in ("draft", "pending"):
+            while any(p["slug"] == post["slug"] and p["id"] != post["id"] for p in self.posts):
+                post["slug"] += "-2"
+        post["link"] = f"http://wp.test/{post['slug']}/"
+
+    def untrashed(self) -> list[dict]:
+        return [p for p in self.posts if p["status"] != "trash"]
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -121,18 +134,26 @@ class FakeWordPress:
                             },
                         },
                     }
-                return 200, [p for p in self.posts if p["slug"] == slug]
+                return 200, [p for p in self.posts if p["slug"] == slug and p["status"] != "trash"]
             if not authorized:
                 return 401, {
                     "code": "rest_cannot_create",
                     "message": "Sorry, you are not allowed to create posts as this user.",
                 }
-            slug = body["slug"]
-            while any(p["slug"] == slug for p in self.posts):
-                slug += "-2"  # what WordPress does with a taken slug
-            post = {**body, "id": self._new_id(), "slug": slug, "link": f"http://wp.test/{slug}/"}
+            post = {**body, "id": self._new_id()}
+            self._settle_slug(post)
             self.posts.append(post)
             return 201, post
+        if match := re.fullmatch(r"/posts/(\d+)", route):
+            post = next((p for p in self.posts if p["id"] == int(match[1])), None)
+            if post is None or not authorized:
+                return 404, {"code": "rest_post_invalid_id", "message": "Invalid post ID.", "data": {"status": 404}}
+            if method == "POST":
+                post.update(body or {})
+                self._settle_slug(post)
+            elif method == "DELETE":
+                post["status"] = "trash"
+            return 200, post
         return 404, {
             "code": "rest_no_route",
             "message": "No route was found matching the URL and request method.",
@@ -161,6 +182,9 @@ class FakeWordPress:
                     fake.client_ports.append(self.client_address[1])
                     fake.user_agents.add(self.headers.get("User-Agent", ""))
                     failure = fake.failures[(method, route)].pop(0) if fake.failures[(method, route)] else None
+                if failure and failure.lands:
+                    time.sleep(failure.delay)
+                    failure = None
                 if failure:
                     time.sleep(failure.delay)
                     status = failure.status
@@ -183,5 +207,8 @@ class FakeWordPress:
 
             def do_POST(self) -> None:
                 self._serve("POST")
+
+            def do_DELETE(self) -> None:
+                self._serve("DELETE")
 
         return Handler

@@ -72,6 +72,16 @@ def test_which_answers_are_worth_a_retry(fake_wp, status, retryable):
     )
 
 
+def test_a_name_wordpress_reduced_to_nothing_is_not_worth_a_retry(fake_wp):
+    """WordPress answers 500 `empty_term_name` for a category it sanitized to nothing (`<svg onload=…>`):
+    the same request fails the same way every time."""
+    body = {"code": "empty_term_name", "message": "A name is required for this term.", "data": {"status": 500}}
+    fake_wp.fail("POST", "/categories", Failure(status=500, body=body))
+    with pytest.raises(WordPressError) as raised:
+        client_for(fake_wp).term_ids("categories", ["<svg onload=alert(1)>"])
+    assert raised.value.retryable is False and raised.value.wp_code == "empty_term_name"
+
+
 def test_terms_are_found_by_name_created_when_missing_and_cached(fake_wp):
     fake_wp.terms["tags"].append({"id": 7, "name": "Python", "slug": "python"})
     client = client_for(fake_wp)

@@ -422,6 +422,16 @@ def test_allowed_sites_are_not_checked_without_a_site_list():
         ({"default_category": 3}, "sites[0].default_category: expected a string"),
         ({"default_tags": ["a", 3]}, "sites[0].default_tags[1]: expected a string"),
         ({"default_tags": 3}, "sites[0].default_tags: expected a list"),
+        (
+            {"default_category": "<svg onload=alert(1)>"},
+            "sites[0].default_category: must be plain text: '<' in '<svg onload=alert(1)>' is not allowed "
+            "(WordPress strips markup, control characters and %-escapes from category and tag names)",
+        ),
+        (
+            {"default_tags": "ok, <b>x</b>"},
+            "sites[0].default_tags: must be plain text: '<' in '<b>x</b>' is not allowed "
+            "(WordPress strips markup, control characters and %-escapes from category and tag names)",
+        ),
         ({"connection_pool": 5}, "sites[0].connection_pool: expected a mapping"),
         (
             {"connection_pool": {"max_connections": 0}},

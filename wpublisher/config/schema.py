@@ -35,6 +35,22 @@ SYSTEM_FILE = "system.yml"
 API_KEYS_FILE = "api_keys.txt"
 
 
+# What WordPress would silently change in a category or tag name: it strips markup (a name of markup alone
+# becomes empty and is refused with `500 empty_term_name`), control characters and %-escapes.
+_TERM_NAME_CHANGED = re.compile(r"<|[\x00-\x1f\x7f]|%[0-9A-Fa-f]{2}")
+
+
+def term_name_problem(name: str) -> str | None:
+    """Why WordPress would not store a category or tag name as written, or None when it would."""
+    found = _TERM_NAME_CHANGED.search(name)
+    if found is None:
+        return None
+    return (
+        f"must be plain text: {found[0]!r} in '{name[:40]}' is not allowed "
+        "(WordPress strips markup, control characters and %-escapes from category and tag names)"
+    )
+
+
 class ConfigInvalid(DomainError):
     """The files do not form a valid configuration; `messages` lists every problem."""
 
@@ -766,7 +782,7 @@ def _site_read(node: _Node, environ: Mapping[str, str]) -> SiteConfig:
         api_url=_api_url(node.at("api_url"), node.text("api_url")),
         username=node.text("username"),
         app_password=_secret_resolve(node.at("app_password"), node.text("app_password"), environ) or "",
-        default_category=node.optional_text("default_category") or None,
+        default_category=_term_name(node.at("default_category"), node.optional_text("default_category")) or None,
         default_tags=_tags(node),
         max_connections=pool.integer(
             "max_connections", _default(SiteConfig, "max_connections"), minimum=1, maximum=100
@@ -815,7 +831,14 @@ def _tags(node: _Node) -> tuple[str, ...]:
         items = [(node.at("default_tags"), part) for part in raw.split(",")]
     else:
         items = node.items("default_tags") or []
-    return tuple(dict.fromkeys(tag for place, value in items if (tag := _as_text(place, value))))
+    return tuple(dict.fromkeys(tag for place, value in items if (tag := _term_name(place, _as_text(place, value)))))
+
+
+def _term_name(place: _Place, name: str | None) -> str | None:
+    if name and (problem := term_name_problem(name)):
+        place.error(problem)
+        return None
+    return name
 
 
 def _publishing_read(node: _Node) -> PublishingSettings:
