@@ -760,7 +760,7 @@ def _post_ensure_one(*, client: WordPressClient, article: Article, site: SiteCon
     A create whose answer was lost (a timeout, a dropped connection) may still be running on WordPress
     and land after a later attempt looked. So posts are created as drafts, which are never public, and the
     post to keep is recorded before it is made public by id: the recorded one, else the oldest. A draft
-    that lands after that is trashed by the reconciliation that follows (`article_post_reconcile`)."""
+    that lands after the lookup is trashed by the reconciliation that follows (`article_post_reconcile`)."""
     posts = _article_posts(client, article)
     if not posts:
         category = article.category or site.default_category
@@ -774,7 +774,7 @@ def _post_ensure_one(*, client: WordPressClient, article: Article, site: SiteCon
         )
         article_publish_post_record(article_id=article.pk, post_id=int(created["id"]))
         article.wordpress_post_id = int(created["id"])
-        posts = _article_posts(client, article) or [created]
+        posts = [created]
     keeper = next((post for post in posts if int(post["id"]) == article.wordpress_post_id), posts[0])
     keeper_id = int(keeper["id"])
     if keeper_id != article.wordpress_post_id:

@@ -67,9 +67,16 @@ def publish_article(self, article_id: int) -> str:
     return "skipped" if article is None else article.status
 
 
-@shared_task(name="articles.reconcile_post", acks_late=True)
+@shared_task(
+    name="articles.reconcile_post",
+    acks_late=True,
+    autoretry_for=(WordPressError,),
+    retry_backoff=30,
+    max_retries=5,
+)
 def reconcile_post(article_id: int) -> int:
-    """Trash duplicates of a published article's post that WordPress saved after the publish settled."""
+    """Trash duplicates of a published article's post that WordPress saved after the publish settled
+    (tried again later while the site does not answer; a duplicate left behind is a draft, never public)."""
     return len(article_post_reconcile(article_id=article_id))
 
 

@@ -24,6 +24,7 @@ from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.selectors import site_list
 from wpublisher.charts import bar_chart, line_chart
 from wpublisher.console import render_page, reviewer_required, run_action
+from wpublisher.supervisor import supervision_status
 
 FEED_SIZE = 30
 
@@ -46,6 +47,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "feed": AuditLog.objects.order_by("-id")[:FEED_SIZE],
             "publishing": selectors.article_publishing_queue(),
             "sites": site_list(),
+            "supervision": supervision_status(),
         },
     )
 

@@ -3,7 +3,8 @@
 Counters of what happens in this process (MCP requests and tool calls, authentication failures) live
 in prometheus_client's registry; each web process exposes its own, as Prometheus expects. The state of
 the system (articles by status, agents, sites, publishes) is read from the database at scrape time, so
-every process reports the same numbers, whichever process did the work (the Celery workers included)."""
+every process reports the same numbers, whichever process did the work (the Celery workers included).
+The processes that `manage.py serve` supervises (up, restarts) are read from its state file at scrape time."""
 
 from __future__ import annotations
 
@@ -81,6 +82,27 @@ class DatabaseCollector(Collector):
         yield summary
 
 
+class ProcessCollector(Collector):
+    """The children of `manage.py serve`, as its supervisor last recorded them. Without a running
+    supervisor (compose, a web server started alone, a serve that was killed) no sample is reported:
+    a stale "up" would hide that nothing restarts the processes any more."""
+
+    def collect(self):
+        from wpublisher.supervisor import supervision_status
+
+        restarts = CounterMetricFamily(
+            "wpublisher_process_restarts", "Restarts of a process by manage.py serve", labels=["process"]
+        )
+        up = GaugeMetricFamily(
+            "wpublisher_process_up", "A process of manage.py serve: 1 running, 0 down or restarting", labels=["process"]
+        )
+        for child in supervision_status().children:
+            restarts.add_metric([child.name], child.restarts)
+            up.add_metric([child.name], 1.0 if child.up else 0.0)
+        yield restarts
+        yield up
+
+
 _registered = False
 
 
@@ -88,6 +110,7 @@ def _register() -> None:
     global _registered
     if not _registered:
         REGISTRY.register(DatabaseCollector())
+        REGISTRY.register(ProcessCollector())
         _registered = True
 
 

@@ -14,6 +14,7 @@ from wpublisher.config.schema import AGENTS_FILE
 from wpublisher.config.services import config_status
 from wpublisher.console import render_page, reviewer_required
 from wpublisher.exceptions import DomainError
+from wpublisher.supervisor import supervision_status
 
 
 def _check(probe) -> dict:
@@ -73,11 +74,17 @@ def _sites() -> list[dict]:
 
 
 def health(request: HttpRequest) -> JsonResponse:
-    """Serving status: 200 while the database answers, 503 when it does not."""
+    """Serving status: 200 while the database answers, 503 when it does not. A worker or beat that is down
+    (serve is restarting it) degrades the status but not the code: this process still serves."""
     checks = {"database": _check(_database), "broker": _check(_broker), "channel_layer": _check(_channel_layer)}
     config = config_status()
+    processes = supervision_status().as_json()
     healthy = checks["database"]["status"] == "ok"
-    all_ok = all(check["status"] == "ok" for check in checks.values()) and config["status"] == "ok"
+    all_ok = (
+        all(check["status"] == "ok" for check in checks.values())
+        and config["status"] == "ok"
+        and processes["status"] != "degraded"
+    )
     overall = "ok" if all_ok else "degraded"
     sites = _sites() if healthy else []
     body = {
@@ -85,6 +92,7 @@ def health(request: HttpRequest) -> JsonResponse:
         "version": __version__,
         **checks,
         "config": config,
+        "processes": processes,
         "sites": sites,
     }
     return JsonResponse(body, status=200 if healthy else 503)

@@ -65,8 +65,8 @@ def test_a_task_delivered_twice_at_once_posts_once(deployment, real_wordpress):
     # slowed down so that the second delivery arrives while the first is still publishing.
     slow = (
         "import time, sites.wordpress as wp\n"
-        "real = wp.WordPressClient.post_find_by_slug\n"
-        "wp.WordPressClient.post_find_by_slug = lambda self, slug: (time.sleep(2), real(self, slug))[1]\n"
+        "real = wp.WordPressClient.posts_find_by_slug\n"
+        "wp.WordPressClient.posts_find_by_slug = lambda self, slug: (time.sleep(2), real(self, slug))[1]\n"
     )
     deployment.start_worker(concurrency=2, preload=slow)
     result = published(deployment, article_id)
@@ -119,9 +119,10 @@ def test_a_whole_worker_killed_mid_publish_is_recovered_by_a_new_worker(deployme
     assert first.returncode == -signal.SIGKILL and marker.exists()
     assert state(deployment, article_id)["status"] == "publishing"
     deployment.start_worker(pool="solo")
-    # celery beat runs this every minute; here it is run once by hand.
+    # The dead worker's message comes back by itself on the embedded broker (its owner is dead); on Redis
+    # only after the visibility timeout, so beat's recovery (every 15 s; run once by hand here) queues it.
     recovered = deployment.run("from articles.tasks import recover_stuck_publishes\nresult = recover_stuck_publishes()")
-    assert recovered == 1
+    assert recovered in (0, 1)
     result = published(deployment, article_id)
     assert result["status"] == "published", result["error"]
     assert [p["id"] for p in real_wordpress.posts_with_slug("wp1", result["slug"])] == [result["post_id"]]
