@@ -14,12 +14,14 @@ supervisor that was killed, so a reader trusts it only while the process that wr
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -28,6 +30,14 @@ from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    """In the child, before it runs: on Linux, get SIGTERM when the supervisor dies (killed with -9, out
+    of memory), so no worker or beat outlives it and a new `make run` does not find them still running."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 STATE_FILE = "processes.json"
 # First restart after 1 s, then 2, 4, ... up to a minute between attempts of a child that keeps failing.
@@ -195,7 +205,9 @@ class Supervisor:
         try:
             # Own session: a terminal's Ctrl-C reaches the supervisor only, and the group holds the
             # child's own children for the final SIGKILL.
-            child.process = subprocess.Popen(child.argv, start_new_session=True)  # noqa: S603 - our own commands
+            child.process = subprocess.Popen(  # noqa: S603 - our own commands
+                child.argv, start_new_session=True, preexec_fn=_die_with_parent
+            )
         except OSError as error:
             logger.error("%s could not be started: %s", child.name, error, extra={"event": "process_exited"})
             child.process = None

@@ -370,6 +370,22 @@ def test_a_second_ctrl_c_kills_at_once(tmp_path):
             os.kill(int(grandchild_file.read_text()), signal.SIGKILL)
 
 
+@pytest.mark.slow
+def test_children_do_not_outlive_a_supervisor_killed_with_sigkill(tmp_path):
+    """serve itself killed (kill -9, out of memory): its children stop too, so a new `make run` does not
+    find a worker and beat of the old one still running."""
+    supervisor, _ = _run_supervisor(tmp_path, {"steady": [PYTHON, "-c", STEADY]})
+    try:
+        steady = _wait_for(lambda: _children(tmp_path).get("steady", {}).get("pid"), 30, "the steady child")
+        supervisor.send_signal(signal.SIGKILL)
+        supervisor.wait()
+        _wait_for(lambda: not _alive(steady), 10, "the child to stop with its supervisor")
+    finally:
+        _stop(supervisor)
+        if _children(tmp_path).get("steady", {}).get("pid") and _alive(steady):
+            os.kill(steady, signal.SIGKILL)
+
+
 # --- manage.py serve, for real ------------------------------------------------------------------------------
 
 
