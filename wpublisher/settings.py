@@ -158,14 +158,17 @@ if REDIS_URL:
     _redis_cache = {"BACKEND": "wpublisher.cache.RedisCache", "LOCATION": REDIS_URL}
     CACHES = {"default": _redis_cache, "counters": _redis_cache}
 else:
-    for _folder in ("queue", "control"):
-        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    # Our own filesystem transport (wpublisher/broker.py; it creates the folders): kombu's could deliver a
+    # half-written message, and lost a late-acknowledged one when the worker holding it was killed. The
+    # transport is named by import path, which kombu accepts only here, not as a URL scheme.
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "wpublisher.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR / "queue"),
-        "data_folder_out": str(BROKER_DIR / "queue"),
+        "data_folder": str(BROKER_DIR / "queue"),
+        "unacked_folder": str(BROKER_DIR / "unacked"),
+        "broken_folder": str(BROKER_DIR / "broken"),
+        "tmp_folder": str(BROKER_DIR / "tmp"),
         "control_folder": str(BROKER_DIR / "control"),
-        "store_processed": False,
         # The worker looks for new messages this often (kombu's default is 1 s, a second added to every
         # publish). A directory listing every 20 ms costs nothing noticeable and keeps the wait under it.
         "polling_interval": 0.02,

@@ -38,7 +38,7 @@ def _broker() -> dict:
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-        return {"transport": conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_name}
+        return {"transport": conn.transport.driver_name}
 
 
 def _channel_layer() -> dict:
