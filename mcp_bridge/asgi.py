@@ -8,21 +8,29 @@ with the client IP for the audit log, admission against max_concurrent_agents, a
 used only by the agent that opened it.
 
 daphne sends no ASGI lifespan events, so the SDK's Streamable HTTP session manager is started on the
-first MCP request and stopped from a Twisted shutdown trigger; under uvicorn the lifespan events do it.
+first MCP request (concurrent first requests wait for that one start); under uvicorn the lifespan startup
+event starts it. The application (wpublisher.asgi) stops it at shutdown, after draining: from
+`drain_begin()` on, and while it is starting, an MCP request is answered 503 with Retry-After rather than
+reaching the SDK's app without its task group (the SDK answers that with a 500), and tool calls already
+running are counted (`calls_in_flight`) so the drain can wait for their answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import json
 import logging
-import sys
+import threading
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.db import connections
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
@@ -57,6 +65,24 @@ request_agent: ContextVar[list[Agent | None] | None] = ContextVar("mcp_request_a
 MCP_PATHS = ("/mcp", "/sse", "/messages")
 URL_KEY_PARAMS = frozenset({"api_key", "apikey", "key", "token", "access_token", "auth", "authorization"})
 SWEEP_INTERVAL = 30.0
+# How long a request waits for the session manager's first start before it is answered 503 (starting).
+START_WAIT_SECONDS = 10.0
+# How long stop() waits for a start under way, and then for the session manager's task group to end.
+STOP_WAIT_SECONDS = 2.0
+# At stop, this process's sessions are closed in the database if that takes at most this long: a busy SQLite
+# (a writer holding the lock, 20 s busy timeout) must not hold the process. Sessions left open are closed as
+# orphaned by the next start or another process's sweep.
+SESSIONS_CLOSE_SECONDS = 1.0
+# What a 503 tells clients to wait before retrying: a restarted server is up again in a few seconds.
+RETRY_AFTER = {"starting": 2, "shutting_down": 5}
+
+
+class GatewayState(enum.Enum):
+    IDLE = "idle"  # no MCP request yet (daphne), or a start that failed (the next request tries again)
+    STARTING = "starting"
+    RUNNING = "running"
+    DRAINING = "draining"  # shutting down: new requests get 503, requests and tool calls under way finish
+    STOPPED = "stopped"
 
 
 def is_mcp_path(path: str) -> bool:
@@ -96,6 +122,22 @@ async def _drain(receive) -> None:
             return
 
 
+async def respond_unavailable(receive, send, reason: str) -> None:
+    """503 with Retry-After: the server is starting ("starting") or shutting down ("shutting_down"). Clients
+    retry (a restarted server, or another instance behind the same proxy, answers then)."""
+    description = {
+        "starting": "the MCP server is starting; retry in a moment",
+        "shutting_down": "the server is shutting down; retry in a moment",
+    }[reason]
+    await _drain(receive)
+    await _respond(
+        send,
+        503,
+        {"error": reason, "error_description": description},
+        [(b"retry-after", str(RETRY_AFTER[reason]).encode())],
+    )
+
+
 def client_ip(scope: dict, trusted_proxy_count: int) -> str:
     """The socket's address, or with N trusted proxies in front the address the nearest of them saw;
     X-Forwarded-For is ignored otherwise, so a client cannot forge it."""
@@ -112,13 +154,37 @@ class McpGateway:
     def __init__(self) -> None:
         self._apps: tuple[Any, Any] | None = None
         self._manager = None
+        self._state = GatewayState.IDLE
+        self._starting: asyncio.Task | None = None
+        self._stopping: asyncio.Event | None = None
         self._runner: asyncio.Task | None = None
         self._stop_event: asyncio.Event | None = None
-        self._start_lock: asyncio.Lock | None = None
+        self._calls = 0
         self._touched: dict[str, float] = {}
         self._sse_activity: dict[str, float] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> GatewayState:
+        return self._state
+
+    @property
+    def calls_in_flight(self) -> int:
+        """JSON-RPC requests (tool calls, reads...) being handled by the SDK, over any transport. Over SSE
+        the answer goes out on the session's stream, not on the request that carried the call, so a drain
+        has to count calls, not HTTP requests."""
+        return self._calls
+
+    async def _count_calls(self, ctx: Any, call_next: Callable) -> Any:
+        """SDK middleware around every inbound message: counts the requests (notifications have no id)."""
+        if ctx.request_id is None:
+            return await call_next(ctx)
+        self._calls += 1
+        try:
+            return await call_next(ctx)
+        finally:
+            self._calls -= 1
 
     def _build(self) -> None:
         from mcp_bridge.server import build_server
@@ -131,6 +197,7 @@ class McpGateway:
             allowed_origins=list(settings.MCP_ALLOWED_ORIGINS),
         )
         server = build_server()
+        server.middleware.append(self._count_calls)
         body_limit = config.system.max_request_bytes
         streamable = server.streamable_http_app(
             streamable_http_path="/mcp",
@@ -146,20 +213,49 @@ class McpGateway:
         self._apps = (streamable, sse)
         self._manager = server.session_manager
 
-    async def start(self) -> None:
-        """Start the SDK's session manager (once) and the session sweeper."""
-        if self._start_lock is None:
-            self._start_lock = asyncio.Lock()
-        async with self._start_lock:
-            if self._runner is not None:
-                return
+    def _stopping_event(self) -> asyncio.Event:
+        if self._stopping is None:
+            self._stopping = asyncio.Event()
+        return self._stopping
+
+    async def start(self) -> bool:
+        """Start the SDK's session manager (once) and the session sweeper. Concurrent callers wait for the
+        same start, for at most START_WAIT_SECONDS; True once it runs, False if it did not start in time,
+        failed (the next call tries again) or the gateway is shutting down."""
+        if self._state is GatewayState.RUNNING:
+            return True
+        if self._state in (GatewayState.DRAINING, GatewayState.STOPPED):
+            return False
+        if self._starting is None or self._starting.done():
+            self._state = GatewayState.STARTING
+            # A task of its own: a caller that is cancelled (its client went away) does not cancel the start
+            # the others are waiting for.
+            self._starting = asyncio.get_running_loop().create_task(self._start())
+        stopping = asyncio.ensure_future(self._stopping_event().wait())
+        try:
+            await asyncio.wait(
+                {self._starting, stopping}, timeout=START_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            stopping.cancel()
+        return self._state is GatewayState.RUNNING
+
+    async def _start(self) -> None:
+        try:
             await _db(self._build_and_reset)
-            console_events_loop_set(asyncio.get_running_loop())  # tools' console events go through it
-            started = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            console_events_loop_set(loop)  # tools' console events go through it
+            started = loop.create_future()
             self._stop_event = asyncio.Event()
-            self._runner = asyncio.get_running_loop().create_task(self._run(started))
-            await started
-            _stop_on_twisted_shutdown(self)
+            self._runner = loop.create_task(self._run(started))
+            await started  # the task group runs: requests may reach the SDK's apps
+        except Exception:
+            logger.exception("the MCP session manager did not start")
+            if self._state is GatewayState.STARTING:
+                self._state = GatewayState.IDLE
+            return
+        if self._state is GatewayState.STARTING:
+            self._state = GatewayState.RUNNING
 
     def _build_and_reset(self) -> None:
         self._build()
@@ -169,39 +265,65 @@ class McpGateway:
     async def _run(self, started: asyncio.Future) -> None:
         from wpublisher.config.services import config_current
 
-        async with self._manager.run():
-            started.set_result(None)
-            while not self._stop_event.is_set():
-                try:
-                    await asyncio.wait_for(self._stop_event.wait(), timeout=SWEEP_INTERVAL)
-                except TimeoutError:
+        try:
+            async with self._manager.run():
+                started.set_result(None)
+                while not self._stop_event.is_set():
                     try:
-                        timeout = config_current().global_settings.session_timeout
-                        await _db(mcp_sessions_expire, idle_seconds=timeout)
-                        await _db(mcp_sessions_close_orphaned, reason="server restarted")
-                    except Exception:
-                        logger.exception("MCP session sweep failed")
+                        await asyncio.wait_for(self._stop_event.wait(), timeout=SWEEP_INTERVAL)
+                    except TimeoutError:
+                        try:
+                            timeout = config_current().global_settings.session_timeout
+                            await _db(mcp_sessions_expire, idle_seconds=timeout)
+                            await _db(mcp_sessions_close_orphaned, reason="server restarted")
+                        except Exception:
+                            logger.exception("MCP session sweep failed")
+        except BaseException as error:
+            if not started.done():  # failed before the task group ran: the start must not wait forever
+                started.set_exception(error if isinstance(error, Exception) else RuntimeError(repr(error)))
+            raise
+
+    def drain_begin(self) -> None:
+        """Shutting down: from now on every MCP request is answered 503 (with Retry-After); requests and
+        tool calls under way go on. Synchronous, so that it takes effect before anything else of the
+        shutdown runs."""
+        if self._state is not GatewayState.STOPPED:
+            self._state = GatewayState.DRAINING
+        self._stopping_event().set()
 
     async def stop(self) -> None:
-        if self._runner is None:
-            return
-        self._stop_event.set()
-        try:
-            await asyncio.wait_for(self._runner, timeout=10)
-        except (TimeoutError, asyncio.CancelledError):
-            self._runner.cancel()
-        self._runner = None
-        try:
-            await _db(mcp_sessions_close_orphaned, reason="server stopped", current_process=True)
-        except Exception:
-            logger.exception("could not close this process's MCP sessions")
+        """Stop the session manager (its task group cancels what still runs in it) and close this process's
+        sessions. Every wait is bounded: this runs while the process is exiting."""
+        self.drain_begin()
+        self._state = GatewayState.STOPPED
+        if self._starting is not None and not self._starting.done():
+            _, pending = await asyncio.wait({self._starting}, timeout=STOP_WAIT_SECONDS)
+            for task in pending:
+                task.cancel()
+        if self._runner is not None:
+            self._stop_event.set()
+            _, pending = await asyncio.wait({self._runner}, timeout=STOP_WAIT_SECONDS)
+            if pending:
+                logger.warning("the MCP session manager did not stop in %ss; cancelling it", STOP_WAIT_SECONDS)
+                self._runner.cancel()
+                await asyncio.wait({self._runner}, timeout=STOP_WAIT_SECONDS)
+            self._runner = None
+            try:
+                await _on_daemon_thread(
+                    mcp_sessions_close_orphaned,
+                    timeout=SESSIONS_CLOSE_SECONDS,
+                    reason="server stopped",
+                    current_process=True,
+                )
+            except TimeoutError:
+                logger.warning("this process's MCP sessions were not closed in %ss", SESSIONS_CLOSE_SECONDS)
+            except Exception:
+                logger.exception("could not close this process's MCP sessions")
+        logger.info("MCP gateway stopped")
 
     # --- requests -----------------------------------------------------------------------------------
 
     async def __call__(self, scope: dict, receive, send) -> None:
-        if scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-            return
         transport = "sse" if scope["path"] in ("/sse",) or scope["path"].startswith("/messages") else "streamable-http"
         answered: dict[str, int] = {}
 
@@ -219,7 +341,10 @@ class McpGateway:
             MCP_REQUESTS.labels(transport, str(answered.get("status", 0))).inc()
 
     async def _serve(self, scope: dict, receive, send) -> None:
-        await self.start()
+        if self._state is not GatewayState.RUNNING and not await self.start():
+            reason = "starting" if self._state in (GatewayState.IDLE, GatewayState.STARTING) else "shutting_down"
+            await respond_unavailable(receive, send, reason)
+            return
         from wpublisher.config.services import config_current
 
         config = config_current()
@@ -286,6 +411,9 @@ class McpGateway:
             authenticated_request.reset(reset)
 
     async def _dispatch(self, scope, receive, send, *, agent: Agent, ip: str, user_agent: str, config) -> None:
+        if self._state is GatewayState.STOPPED:  # stopped while this request was being authenticated
+            await respond_unavailable(receive, send, "shutting_down")
+            return
         streamable, sse = self._apps
         path, method = scope["path"], scope["method"]
         opening = dict(agent=agent, ip_address=ip, user_agent=user_agent)
@@ -405,18 +533,9 @@ class McpGateway:
         finally:
             if "id" in session:
                 self._sse_activity.pop(session["id"], None)
-                await _db(mcp_session_close, session_id=session["id"], reason=reason)
-
-    async def _lifespan(self, receive, send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await self.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await self.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+                # At shutdown stop() closes all of this process's sessions at once, within a bound.
+                if self._state not in (GatewayState.DRAINING, GatewayState.STOPPED):
+                    await _db(mcp_session_close, session_id=session["id"], reason=reason)
 
 
 async def _unauthorized(send, description: str, *, error: str = "invalid_request") -> None:
@@ -438,17 +557,34 @@ async def _status_of(app, scope, receive, send) -> int | None:
     return status.get("code")
 
 
-def _stop_on_twisted_shutdown(gateway: McpGateway) -> None:
-    """Under daphne (Twisted's asyncio reactor), stop the session manager before the reactor stops: its
-    task group and worker threads would otherwise keep the process from exiting on SIGTERM."""
-    reactor = sys.modules.get("twisted.internet.reactor")
-    if reactor is None:
-        return
-    from twisted.internet.defer import Deferred
+async def _on_daemon_thread(fn: Callable[..., Any], /, *, timeout: float, **kwargs: Any) -> Any:
+    """Run `fn` on a daemon thread of its own and wait at most `timeout` seconds (TimeoutError). For work at
+    shutdown: the MCP pool's threads are joined when the interpreter exits, so work stuck there (a busy
+    database) would hold the process; a daemon thread is left behind."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future = loop.create_future()
 
-    reactor.addSystemEventTrigger(
-        "before", "shutdown", lambda: Deferred.fromFuture(asyncio.ensure_future(gateway.stop()))
-    )
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+    def work() -> None:
+        result, error = None, None
+        try:
+            result = fn(**kwargs)
+        except Exception as exc:
+            error = exc
+        finally:
+            connections.close_all()
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="mcp-gateway-stop", daemon=True).start()
+    return await asyncio.wait_for(asyncio.shield(future), timeout=timeout)
 
 
 gateway = McpGateway()

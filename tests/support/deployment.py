@@ -133,9 +133,10 @@ class Deployment:
         self.wait_for(lambda: "ready." in Path(log.name).read_text(), 60, "the worker to start")
         return worker
 
-    def start_web(self, *, server: str = "daphne", env: dict[str, str] | None = None) -> str:
+    def start_web(self, *, server: str = "daphne", env: dict[str, str] | None = None, preload: str = "") -> str:
         """The web server (daphne, or uvicorn) on a free port; returns its base URL once /health answers.
-        `env` adds to the environment of this process only."""
+        `env` adds to the environment of this process only; `preload` is Python run in it before the server
+        starts (a test's sabotage, as for the workers)."""
         import socket
         import urllib.request
 
@@ -147,8 +148,16 @@ class Deployment:
             "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)],
             "uvicorn": ["-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "on"],
         }[server]
+        argv = [*command, "wpublisher.asgi:application"]
+        if preload:
+            # The same server, run as `python -m` runs it, after the preload.
+            launcher = (
+                f"{preload}\nimport runpy, sys\nsys.argv = [{argv[1]!r}, *{argv[2:]!r}]\n"
+                f"runpy.run_module({argv[1]!r}, run_name='__main__', alter_sys=True)\n"
+            )
+            argv = ["-c", launcher]
         self.web = subprocess.Popen(
-            [PYTHON, *command, "wpublisher.asgi:application"],
+            [PYTHON, *argv],
             cwd=ROOT,
             env={**self.env, **(env or {})},
             stdout=log,
@@ -172,6 +181,25 @@ class Deployment:
 
     def web_log(self) -> str:
         return (self.directory / "web.log").read_text()
+
+    def web_signal(self, signum: int = signal.SIGTERM) -> float:
+        """Send `signum` to the web server process alone (as `manage.py serve` does); returns when, on
+        the time.monotonic() clock, so a test can measure how long the server takes to exit."""
+        assert self.web is not None, "no web server started"
+        sent = time.monotonic()
+        self.web.send_signal(signum)
+        return sent
+
+    def web_wait_exit(self, timeout: float) -> float:
+        """Wait up to `timeout` seconds for the web server to exit; returns the time.monotonic() of its exit
+        (noticed within 50 ms) or raises AssertionError with the end of its log."""
+        assert self.web is not None, "no web server started"
+        deadline = time.monotonic() + timeout
+        while self.web.poll() is None:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"the web server did not exit in {timeout}s:\n{self.web_log()[-3000:]}")
+            time.sleep(0.05)
+        return time.monotonic()
 
     def worker_log(self, index: int = 0) -> str:
         return (self.directory / f"worker-{index}.log").read_text()
