@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: run test lint bench bench-smoke check-config migrate clean
+.PHONY: run test test-fast lint bench bench-smoke soak soak-smoke check-config migrate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,24 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+## test-fast: the suite without the slow tests (those that start servers, workers, WordPress or a browser)
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
+
 ## bench: wpublisher against the bare MCP SDK and direct WordPress calls; writes bench/results.json
 bench: $(STAMP)
 	$(PY) bench/run.py
 
 bench-smoke: $(STAMP)
 	$(PY) bench/run.py --smoke
+
+## soak: 30 min of mixed work on `manage.py serve`, then WordPress faults, worker kills and web restarts, against
+##       real local WordPress sites; writes bench/results-soak-<set-up>.json, fails when a check does
+soak: $(STAMP)
+	$(PY) bench/soak.py
+
+soak-smoke: $(STAMP)
+	$(PY) bench/soak.py --smoke
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
-"""Markdown tables of a benchmark result, as the README shows them.
+"""Markdown tables of a benchmark or soak result, as the README shows them.
 
 .venv/bin/python bench/report.py bench/results-embedded.json
+.venv/bin/python bench/report.py bench/results-soak-embedded.json
 """
 
 from __future__ import annotations
@@ -78,5 +79,81 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
+def soak_report(results: dict) -> str:
+    """The figures of a `make soak` run (bench/soak.py): one table of the phases' work and checks, one of
+    each tool's latency over the soak."""
+    phases = results["phases"]
+    sizes = results["sizes"]
+    lines = ["| phase | what ran | figures | checks |", "| --- | --- | --- | --- |"]
+    if soak := phases.get("soak"):
+        f = soak["figures"]
+        edits = ", ".join(f"{e['reload_s']} s" if e["applied"] else "not applied" for e in f.get("config_edits", []))
+        lines.append(
+            f"| soak | {round(soak['seconds'] / 60, 1):g} min, {sizes['soak_agents']} agents submitting and polling, "
+            f"reviewer approving 70 % / rejecting, /health every {sizes['health_every']:g} s, 2 config edits "
+            f"(reloaded in {edits or '-'}) | {_publishing(f)}; restarts {sum(f['restarts'].values())}, "
+            f"5xx {f['5xx']}, failed calls {sum(f.get('errors', {}).values())} | {_checks(soak)} |"
+        )
+    if faults := phases.get("faults"):
+        f, plan = faults["figures"], results["faults"]
+        wp2, wp3 = plan["wp2"], plan["wp3"]
+        lines.append(
+            f"| faults | {f['approved']} articles approved; one site behind a proxy answering "
+            f"{wp2['error_share']:.0%} 5xx and holding {wp2['timeout_share']:.0%} past the timeout, refusing "
+            f"{wp2['create_4xx_share']:.0%} of creates with 400; one site {wp3['delay']:g} s slower per request | "
+            f"{_publishing(f)}; {f.get('manual_retries', 0)} failed publishes retried from the console, "
+            f"{f.get('creates_refused_4xx', 0)} creates refused | {_checks(faults)} |"
+        )
+    if kills := phases.get("kill-worker"):
+        f = kills["figures"]
+        lines.append(
+            f"| kill-worker | {f['approved']} publishes, the worker SIGKILLed {len(f.get('kills', []))} times "
+            f"(main process and pool process in turn; {f.get('kills_mid_publish', 0)} while articles were publishing, "
+            f"{f.get('kills_mid_request', 0)} with a WordPress request in flight) | "
+            f"{_publishing(f)}; worker restarts {f['restarts'].get('worker', 0)} | {_checks(kills)} |"
+        )
+    if restart := phases.get("restart-web"):
+        f = restart["figures"]
+        downs = ", ".join(f"{r['down_s']} s" for r in f.get("web_restarts", []))
+        lines.append(
+            f"| restart-web | {sizes['restart_agents']} agents submitting for {restart['seconds']} s; web restarts "
+            f"(SIGTERM): {len(f.get('web_restarts', []))}, down {downs or '-'} | {f['acknowledged']} acknowledged, "
+            f"{f['stored']} stored; failed attempts, each sent again with its idempotency key: "
+            f"{f['answers_503']} answered 503, {f.get('answers_5xx_other', 0)} other 5xx, "
+            f"{f.get('answers_no_connection', 0)} without an answer, {f.get('answers_session_gone', 0)} sessions gone "
+            f"(404) | {_checks(restart)} |"
+        )
+    if soak and (calls := soak["figures"].get("calls")):
+        flat = soak["figures"].get("p95_flat", {})
+        series = soak["figures"].get("p95_by_bucket", {})
+        bucket = soak["figures"].get("bucket_seconds", 60)
+        lines += [
+            "",
+            f"| soak: tool | calls | p50 ms | p95 ms | p95 first → last {bucket:g} s buckets | p95 worst bucket |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for tool, c in calls.items():
+            if tool in flat or tool in series:
+                trend = f"{flat[tool]['first_p95_ms']} → {flat[tool]['last_p95_ms']}" if tool in flat else "-"
+                worst = max((v for v in series.get(tool, []) if v is not None), default=None)
+                lines.append(f"| {tool} | {c['n']} | {c['p50_ms']} | {c['p95_ms']} | {trend} | {worst or '-'} |")
+    return "\n".join(lines)
+
+
+def _publishing(f: dict) -> str:
+    return (
+        f"{f['acknowledged']} submitted, {f['stored']} stored, {f['approved']} approved, {f['published']} published, "
+        f"{f['posts_public']} posts ({f.get('duplicate_posts', 0)} duplicate, {f.get('lost_posts', 0)} lost, "
+        f"{f['posts_trashed_audited']} late duplicates trashed and audited)"
+    )
+
+
+def _checks(phase: dict) -> str:
+    checks = phase["checks"]
+    failed = [name for name, c in checks.items() if c.get("judged", True) and not c["ok"]]
+    return f"{len(checks) - len(failed)} of {len(checks)} met" + (f"; missed: {', '.join(failed)}" if failed else "")
+
+
 if __name__ == "__main__":
-    print(report(json.loads(Path(sys.argv[1]).read_text())))
+    loaded = json.loads(Path(sys.argv[1]).read_text())
+    print(soak_report(loaded) if "phases" in loaded else report(loaded))
