@@ -37,7 +37,7 @@ from audit.selectors import audit_log_list
 from mcp_bridge import serializers
 from mcp_bridge.prompts import agent_specialization_guide_text, multi_agent_workflow_text
 from mcp_bridge.selectors import connected_agent_ids
-from mcp_bridge.threads import run_sync
+from mcp_bridge.threads import run_sync, run_sync_content
 from sites.selectors import site_get, site_health, site_list
 from wpublisher import __version__
 from wpublisher.exceptions import DomainError, Forbidden
@@ -97,7 +97,7 @@ def _error_text(error: DomainError) -> str:
     return f"{error.code}: {error.message}"
 
 
-def _tool_call(fn: _F) -> _F:
+def _tool_call(fn: _F, *, run: Callable[..., Any] = run_sync) -> _F:
     """The tool as the SDK sees it: async, running `fn` on the MCP threads as the calling agent."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -120,9 +120,15 @@ def _tool_call(fn: _F) -> _F:
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return await run_sync(call, *args, **kwargs)
+        return await run(call, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _content_tool_call(fn: _F) -> _F:
+    """`_tool_call` for the tools that render Markdown: they run in the bounded content lane
+    (mcp_bridge.threads.run_sync_content), so a flood of them never holds every MCP thread."""
+    return _tool_call(fn, run=run_sync_content)
 
 
 def _resource_read(fn: _F) -> _F:
@@ -187,7 +193,7 @@ def _write(
 
 def _register_tools(server: MCPServer) -> None:
     @server.tool(annotations=WRITES)
-    @_tool_call
+    @_content_tool_call
     def submit_article(
         title: Annotated[str, Field(description="1 to 200 characters")],
         content_markdown: Annotated[str, Field(description="The article in Markdown; at most 256 KiB by default")],
@@ -250,7 +256,7 @@ def _register_tools(server: MCPServer) -> None:
         return _article_detail(article_id)
 
     @server.tool(annotations=WRITES)
-    @_tool_call
+    @_content_tool_call
     def revise_article(
         article_id: ArticleId,
         title: str | None = None,

@@ -5,17 +5,24 @@ The SDK would run sync tools on anyio worker threads, which end with the task th
 daphne that is the request, so every call paid for a new thread and a new database connection. A call
 runs in a copy of the caller's context (the SDK's access token, the current agent). Code on these threads
 does not call `async_to_sync` (console events go to the server's loop without waiting; wpublisher.events),
-so asgiref's `sync_to_async`, which costs more per call, is not needed."""
+so asgiref's `sync_to_async`, which costs more per call, is not needed.
+
+The tools that render Markdown (submit_article, revise_article) take a place in a smaller lane before they
+take a thread (`run_sync_content`): a flood of submissions, however heavy, then holds at most
+`MCP_CONTENT_WRITE_THREADS` threads, and every other tool (get_article_status...) still finds one. Calls
+waiting for a place hold no thread."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import threading
 import time
+import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -23,6 +30,9 @@ from django.db import close_old_connections
 
 _T = TypeVar("_T")
 _pool = ThreadPoolExecutor(max_workers=settings.MCP_WORKER_THREADS, thread_name_prefix="mcp-django")
+# Always leaves one thread to the other tools, unless there is only one.
+CONTENT_WRITE_THREADS = max(1, min(settings.MCP_CONTENT_WRITE_THREADS, settings.MCP_WORKER_THREADS - 1))
+_content_lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 # How often a thread looks at its persistent connection when calls succeed. Each look makes the next query
@@ -49,3 +59,34 @@ async def run_sync(fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
     """Run `fn` on the pool, in a copy of the caller's context."""
     call = functools.partial(contextvars.copy_context().run, _with_connections, fn, args, kwargs)
     return await asyncio.get_running_loop().run_in_executor(_pool, call)
+
+
+def _content_lane() -> asyncio.Semaphore:
+    """The lane of the running event loop (one per loop: an asyncio semaphore belongs to one)."""
+    loop = asyncio.get_running_loop()
+    lane = _content_lanes.get(loop)
+    if lane is None:
+        lane = _content_lanes[loop] = asyncio.Semaphore(CONTENT_WRITE_THREADS)
+    return lane
+
+
+async def run_sync_content(fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> _T:
+    """`run_sync` within the content lane: waits, without a thread, until fewer than CONTENT_WRITE_THREADS
+    such calls run. The place is given back when the call ends on its thread, not when the caller stops
+    waiting: a client that disconnects mid-call cannot free a place while the thread still works."""
+    loop = asyncio.get_running_loop()
+    lane = _content_lane()
+    await lane.acquire()
+
+    def release(_: Future) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits for the place any more
+            loop.call_soon_threadsafe(lane.release)
+
+    try:
+        call = functools.partial(contextvars.copy_context().run, _with_connections, fn, args, kwargs)
+        future = _pool.submit(call)
+    except BaseException:
+        lane.release()
+        raise
+    future.add_done_callback(release)
+    return await asyncio.wrap_future(future)

@@ -66,6 +66,9 @@ MCP_ISSUER_URL = os.environ.get("MCP_ISSUER_URL", f"http://{HOST}:{PORT}")
 MCP_STATELESS_HTTP = _env_bool("MCP_STATELESS_HTTP")
 # Threads per web process on which MCP tools run (each keeps a database connection).
 MCP_WORKER_THREADS = int(os.environ.get("MCP_WORKER_THREADS", "16"))
+# Of those, how many submit_article/revise_article calls (which render Markdown) may hold at once: about the
+# cores the process may use (bench/markdown_worst.py).
+MCP_CONTENT_WRITE_THREADS = int(os.environ.get("MCP_CONTENT_WRITE_THREADS", "2"))
 
 INSTALLED_APPS = [
     "daphne",

@@ -39,6 +39,7 @@ def _die_with_parent() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
+
 STATE_FILE = "processes.json"
 # First restart after 1 s, then 2, 4, ... up to a minute between attempts of a child that keeps failing.
 INITIAL_BACKOFF = 1.0

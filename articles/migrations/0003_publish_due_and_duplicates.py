@@ -4,15 +4,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('articles', '0002_publish_claimed_by'),
+        ("articles", "0002_publish_claimed_by"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='article',
-            name='publish_due_at',
-            field=models.DateTimeField(blank=True, help_text='When the queued publish task should start; unclaimed well past it, the task counts as lost', null=True),
+            model_name="article",
+            name="publish_due_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the queued publish task should start; unclaimed well past it, the task counts as lost",
+                null=True,
+            ),
         ),
     ]

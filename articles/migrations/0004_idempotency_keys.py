@@ -5,26 +5,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0002_weekly_reports'),
-        ('articles', '0003_publish_due_and_duplicates'),
+        ("agents", "0002_weekly_reports"),
+        ("articles", "0003_publish_due_and_duplicates"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='IdempotencyKey',
+            name="IdempotencyKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=100)),
-                ('action', models.CharField(max_length=30)),
-                ('request_hash', models.CharField(help_text='SHA-256 of the action and its arguments', max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='idempotency_keys', to='agents.agent')),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='articles.article')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=100)),
+                ("action", models.CharField(max_length=30)),
+                ("request_hash", models.CharField(help_text="SHA-256 of the action and its arguments", max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="idempotency_keys", to="agents.agent"
+                    ),
+                ),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="articles.article"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('agent', 'key'), name='idempotency_key_unique')],
+                "constraints": [models.UniqueConstraint(fields=("agent", "key"), name="idempotency_key_unique")],
             },
         ),
     ]

@@ -4,15 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0004_consoleevent'),
+        ("audit", "0004_consoleevent"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditlog',
-            name='event_type',
-            field=models.CharField(choices=[('auth_succeeded', 'Auth Succeeded'), ('auth_failed', 'Auth Failed'), ('ip_blocked', 'Ip Blocked'), ('key_created', 'Key Created'), ('key_rotated', 'Key Rotated'), ('key_revoked', 'Key Revoked'), ('agent_connected', 'Agent Connected'), ('agent_disconnected', 'Agent Disconnected'), ('rate_limited', 'Rate Limited'), ('article_submitted', 'Article Submitted'), ('article_revised', 'Article Revised'), ('article_approved', 'Article Approved'), ('article_rejected', 'Article Rejected'), ('publish_retry_requested', 'Publish Retry Requested'), ('publish_started', 'Publish Started'), ('publish_retry_scheduled', 'Publish Retry Scheduled'), ('publish_succeeded', 'Publish Succeeded'), ('publish_failed', 'Publish Failed'), ('publish_recovered', 'Publish Recovered'), ('publish_duplicate_trashed', 'Publish Duplicate Trashed'), ('site_health_changed', 'Site Health Changed'), ('config_reloaded', 'Config Reloaded'), ('config_error', 'Config Error'), ('audit_retention_applied', 'Audit Retention Applied')], max_length=50),
+            model_name="auditlog",
+            name="event_type",
+            field=models.CharField(
+                choices=[
+                    ("auth_succeeded", "Auth Succeeded"),
+                    ("auth_failed", "Auth Failed"),
+                    ("ip_blocked", "Ip Blocked"),
+                    ("key_created", "Key Created"),
+                    ("key_rotated", "Key Rotated"),
+                    ("key_revoked", "Key Revoked"),
+                    ("agent_connected", "Agent Connected"),
+                    ("agent_disconnected", "Agent Disconnected"),
+                    ("rate_limited", "Rate Limited"),
+                    ("article_submitted", "Article Submitted"),
+                    ("article_revised", "Article Revised"),
+                    ("article_approved", "Article Approved"),
+                    ("article_rejected", "Article Rejected"),
+                    ("publish_retry_requested", "Publish Retry Requested"),
+                    ("publish_started", "Publish Started"),
+                    ("publish_retry_scheduled", "Publish Retry Scheduled"),
+                    ("publish_succeeded", "Publish Succeeded"),
+                    ("publish_failed", "Publish Failed"),
+                    ("publish_recovered", "Publish Recovered"),
+                    ("publish_duplicate_trashed", "Publish Duplicate Trashed"),
+                    ("site_health_changed", "Site Health Changed"),
+                    ("config_reloaded", "Config Reloaded"),
+                    ("config_error", "Config Error"),
+                    ("audit_retention_applied", "Audit Retention Applied"),
+                ],
+                max_length=50,
+            ),
         ),
     ]

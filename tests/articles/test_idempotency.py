@@ -99,9 +99,7 @@ def test_keys_expire_after_a_day(agents):
     assert IdempotencyKey.objects.count() == 1
 
 
-def test_a_twin_that_committed_between_the_look_and_the_write_wins_and_the_late_write_is_undone(
-    agents, monkeypatch
-):
+def test_a_twin_that_committed_between_the_look_and_the_write_wins_and_the_late_write_is_undone(agents, monkeypatch):
     """The race below, made deterministic: the late twin's look found no key, its write collides."""
     writer, _ = agents
     first = submit(writer, "twin")
