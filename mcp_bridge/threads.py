@@ -18,18 +18,60 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import close_old_connections
 
 _T = TypeVar("_T")
-_pool = ThreadPoolExecutor(max_workers=settings.MCP_WORKER_THREADS, thread_name_prefix="mcp-django")
+
+
+class DaemonThreadPool(Executor):
+    """Up to `max_workers` daemon threads taking calls from one queue, started as calls need them and kept
+    for the process's life. Unlike ThreadPoolExecutor's threads they are not joined when the interpreter
+    exits: a tool call still running after the shutdown's drain deadline (its caller gone by then) cannot
+    hold the process past `manage.py serve`'s stop timeout."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
+        self._max_workers = max_workers
+        self._prefix = thread_name_prefix
+        self._calls: queue.SimpleQueue[tuple[Future, Callable[[], Any]]] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+
+    def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
+        future: Future[_T] = Future()
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            elif self._threads < self._max_workers:
+                self._threads += 1
+                name = f"{self._prefix}_{self._threads}"
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+        self._calls.put((future, functools.partial(fn, *args, **kwargs)))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            future, call = self._calls.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(call())
+                except BaseException as error:  # handed to the caller, as ThreadPoolExecutor does
+                    future.set_exception(error)
+            del future, call
+            with self._lock:
+                self._idle += 1
+
+
+_pool = DaemonThreadPool(max_workers=settings.MCP_WORKER_THREADS, thread_name_prefix="mcp-django")
 # Always leaves one thread to the other tools, unless there is only one.
 CONTENT_WRITE_THREADS = max(1, min(settings.MCP_CONTENT_WRITE_THREADS, settings.MCP_WORKER_THREADS - 1))
 _content_lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()

@@ -257,6 +257,29 @@ async def test_calls_under_way_at_sigterm_are_answered_and_new_requests_get_503(
     assert "Task group is not initialized" not in deployment.web_log()
 
 
+async def test_a_call_still_running_past_the_drain_does_not_hold_the_process(tmp_path, worlds):
+    """A tool call that outlasts the drain (a database locked for a minute, say) is given up on: the
+    process exits soon after the drain's deadline, within `manage.py serve`'s stop timeout, instead of
+    when the call ends."""
+    from wpublisher.supervisor import STOP_TIMEOUT
+
+    world = start_world(tmp_path, ["writer"], preload=SLOW_TOOLS)
+    worlds.append(world)
+    deployment = world.deployment
+    async with client_of_a_stopping_server(world, "writer", "http") as client:
+        await client.list_tools()
+        call = asyncio.ensure_future(
+            client.call_tool("submit_article", {"title": "slow 60 stuck", "content_markdown": "Body"})
+        )
+        await wait_for_mark(world, "stuck")
+        signalled = deployment.web_signal()
+        exited = deployment.web_wait_exit(45)
+        call.cancel()
+        await asyncio.gather(call, return_exceptions=True)
+    assert exited - signalled < STOP_TIMEOUT, f"exited {exited - signalled:.1f}s after SIGTERM"
+    assert exited - signalled >= 9.5  # it did wait for the call, as long as the drain allows (10 s)
+
+
 async def test_clients_on_every_transport_do_not_hold_the_process(tmp_path, worlds):
     """Streamable HTTP sessions (with their GET streams), SSE sessions (an SDK client's, a raw stream) and a
     console websocket stay connected through SIGTERM (after a session-less client came and went): the
