@@ -7,12 +7,15 @@ shape (bench/markdown_worst.py measures the known worst shapes at the size limit
    input) renders CommonMark plus GFM tables and footnotes. Raw HTML is passed through, to be sanitized.
    Python-Markdown, used before, is quadratic on bracket floods: `"![" * 16000` took 17.6 s.
 2. `_Defuser` rewrites that HTML, in one pass, into a form on which nh3 is linear too. html5ever (nh3's
-   parser) is quadratic on three shapes, whoever produces them: deep nesting (every block start tag scans
-   the stack of open elements), unclosed formatting elements with distinct attributes, and, in its
-   serializer, text or attribute values with many `&` or U+0080-U+00BF characters (each one rescans the
-   rest of the node). The pass emits well-formed markup no deeper than `MAX_NESTING` and swaps those
-   characters for placeholders that are swapped back after sanitizing. It also drops what nh3 would drop
-   whole (comments, scripts) and turns cmark's footnote section into the `div.footnote` used before.
+   parser) is quadratic on several shapes, whoever produces them: deep nesting (every block start tag scans
+   the stack of open elements), unclosed formatting elements with distinct attributes, content moved out of
+   tables (each move scans the table's siblings), many attributes on one tag, and, in its serializer, text or
+   attribute values with many `&` or U+0080-U+00BF characters (each one rescans the rest of the node). The
+   pass emits well-formed markup no deeper than `MAX_NESTING`, writes moved content where the parser would
+   put it, passes on only the attributes nh3 may keep, and swaps those characters for placeholders that are
+   swapped back after sanitizing. It also drops what nh3 would drop whole (comments, scripts) and turns
+   cmark's footnote section into the `div.footnote` used before. HTML that cmark wrote entirely (no raw HTML)
+   is well-formed already: for it the pass is a few C-speed string operations (`_defuse_cmark`).
 3. nh3 cleans against an explicit allowlist: no script, style, iframe, object or form elements, no event
    handler, `style` or htmx (`hx-*`, `data-hx-*`) attributes, and only http(s), mailto and relative URLs.
 
