@@ -134,7 +134,7 @@ def soak_report(results: dict) -> str:
         ]
         for tool, c in calls.items():
             if tool in flat or tool in series:
-                trend = f"{flat[tool]['first_p95_ms']} → {flat[tool]['last_p95_ms']}" if tool in flat else "-"
+                trend = f"{flat[tool]['first_p95_ms']:.1f} → {flat[tool]['last_p95_ms']:.1f}" if tool in flat else "-"
                 worst = max((v for v in series.get(tool, []) if v is not None), default=None)
                 lines.append(f"| {tool} | {c['n']} | {c['p50_ms']} | {c['p95_ms']} | {trend} | {worst or '-'} |")
     return "\n".join(lines)
