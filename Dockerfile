@@ -17,4 +17,4 @@ COPY static ./static
 COPY config/examples ./config/examples
 USER wpublisher
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "wpublisher.asgi:application"]
+CMD ["python", "-m", "wpublisher.webserver", "-b", "0.0.0.0", "-p", "8000", "wpublisher.asgi:application"]

@@ -13,14 +13,23 @@ class AgentNotFound(DomainError):
 
 
 class AuthFailed(DomainError):
-    """Authentication failed. `reason` is for the audit log; the caller only sees the generic message."""
+    """Authentication failed. `reason` is for the audit log; the caller sees the generic message. When the
+    token is a stored key that no longer works (revoked, expired, of an inactive agent), `key_id` names it
+    and `detail` says why for its holder (who has the key, so it tells no guesser anything): that is not a
+    guess and does not count toward blocking the client's address."""
 
     code = "AUTH_FAILED"
     http_status = 401
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, key_id: str | None = None, detail: str | None = None):
         super().__init__("invalid, expired or revoked API key")
         self.reason = reason
+        self.key_id = key_id
+        self.detail = detail or self.message
+
+    @property
+    def is_guess(self) -> bool:
+        return self.key_id is None
 
 
 class RateLimited(DomainError):

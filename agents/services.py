@@ -17,7 +17,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.exceptions import AgentNotFound, AuthFailed
-from agents.keys import key_candidate_ids, key_check, key_digest, key_generate, key_hash
+from agents.keys import (
+    key_candidate_ids,
+    key_check,
+    key_digest,
+    key_dummy_hash,
+    key_generate,
+    key_hash,
+    key_legacy_lookup_id,
+)
 from agents.models import Agent, AgentWeeklyReport, ApiKey, KeySource
 from agents.selectors import agent_config_get
 from audit.models import EventType, Severity
@@ -54,18 +62,10 @@ def _remember_verified(key: ApiKey, digest: bytes) -> None:
     _verified[key.pk] = (key.key_hash, digest)
 
 
-def _digest_matches(key: ApiKey, token: str, *, cache_only: bool) -> bool | None:
-    """Whether `token` is `key`; None when only bcrypt could tell and `cache_only` forbids it."""
-    digest = key_digest(token)
+def _verified_digest(key: ApiKey) -> bytes | None:
+    """The SHA-256 of `key` when this process has verified it against the hash still stored."""
     cached = _verified.get(key.pk)
-    if cached and cached[0] == key.key_hash:
-        return hmac.compare_digest(cached[1], digest)
-    if cache_only:
-        return None
-    if key_check(token, key.key_hash):
-        _remember_verified(key, digest)
-        return True
-    return False
+    return cached[1] if cached and cached[0] == key.key_hash else None
 
 
 def _stored_keys(key_ids: list[str], *, cache_only: bool) -> list[ApiKey] | None:
@@ -86,19 +86,32 @@ def _stored_keys(key_ids: list[str], *, cache_only: bool) -> list[ApiKey] | None
 
 
 def _authenticate(token: str, *, now: datetime, cache_only: bool) -> tuple[ApiKey | None, Agent | None, str | None]:
-    """(key, agent, why it fails); with `cache_only`, (None, None, None) when the cache cannot tell."""
+    """(key, agent, why it fails); with `cache_only`, (None, None, None) when the cache cannot tell.
+
+    A token that matches no stored key costs exactly one bcrypt check, whether its key id is unknown, known
+    and verified before in this process, or known and not: the time of a failure tells nothing about key
+    ids, and no guess is cheaper than another."""
     undecided = (None, None, None)
     keys = _stored_keys(key_candidate_ids(token or ""), cache_only=cache_only) if token else []
     if keys is None:
         return undecided
-    key = None
+    digest, key, bcrypt_checked = key_digest(token), None, False
     for candidate in keys:
-        matches = _digest_matches(candidate, token, cache_only=cache_only)
-        if matches is None:
+        verified = _verified_digest(candidate)
+        if verified is not None:
+            matches = hmac.compare_digest(verified, digest)
+        elif cache_only:
             return undecided
+        else:
+            bcrypt_checked = True
+            matches = key_check(token, candidate.key_hash)
+            if matches:
+                _remember_verified(candidate, digest)
         if matches:
             key = candidate
             break
+    if key is None and not cache_only and not bcrypt_checked:
+        key_check(token, key_dummy_hash(settings.API_KEY_BCRYPT_ROUNDS))
     if key is None:
         failure = (None, None, "unknown key")
     elif (unusable := key.unusable_reason(now)) is not None:
@@ -111,44 +124,79 @@ def _authenticate(token: str, *, now: datetime, cache_only: bool) -> tuple[ApiKe
     return undecided if cache_only else failure
 
 
+def _cached_key_and_agent(token: str, generation: str | None) -> tuple[ApiKey, Agent] | None:
+    """(key, agent) when the cache alone tells that `token` is a key this process verified, of an active
+    agent (its expiry and last use are for the caller to check)."""
+    digest, generation = key_digest(token), generation or auth_generation()
+    found = _authenticated_memo.get(digest, generation)
+    if found is None:
+        key, agent, _ = _authenticate(token, now=timezone.now(), cache_only=True)
+        if key is None or agent is None:
+            return None
+        found = (key, agent)
+        _authenticated_memo.put(digest, generation, found)
+    return found
+
+
 def agent_authenticate_cached(*, token: str, generation: str | None = None) -> Agent | None:
     """The agent owning `token` when the cache alone can tell, with no database and nothing to write: a
     usable key this process verified and marked as used within the last minute, of an active agent. None
     means only `agent_authenticate` can answer (it is not a failure). `generation`: the auth generation,
     when the caller has just read it."""
-    now = timezone.now()
-    digest, generation = key_digest(token), generation or auth_generation()
-    found = _authenticated_memo.get(digest, generation)
+    found = _cached_key_and_agent(token, generation)
     if found is None:
-        key, agent, _ = _authenticate(token, now=now, cache_only=True)
-        if key is None:
-            return None
-        found = (key, agent)
-        _authenticated_memo.put(digest, generation, found)
+        return None
     key, agent = found
-    if key.unusable_reason(now) is not None:
+    if key.unusable_reason(timezone.now()) is not None:
         return None
     if time.monotonic() - _marked_seen.get(key.pk, -1e9) >= LAST_SEEN_INTERVAL.total_seconds():
         return None
     return agent
 
 
-def agent_authenticate(*, token: str, ip_address: str | None = None, user_agent: str | None = None) -> Agent:
-    """The active agent owning `token`, or AuthFailed (audited, without the token). Keys and agents are
-    read through the cache, which every change to them invalidates, so revocation applies at once."""
+def agent_key_known(*, token: str) -> bool:
+    """Whether this process has verified `token` as a stored key, whatever became of the key since: a real key,
+    never a guess, and checking it again costs no bcrypt. The gateway lets such a token pass the guards it
+    puts around unverified ones, so that a legitimate agent never waits behind guesses."""
+    digest = key_digest(token)
+    return any(hmac.compare_digest(known, digest) for _, known in list(_verified.values()))
+
+
+def _failure_detail(key: ApiKey, reason: str) -> str:
+    """What the holder of a stored key that no longer works is told (never the secret)."""
+    if reason == "key revoked" and key.revoked_at:
+        why = key.revoked_reason or "revoked"
+        return f"API key {key.key_id} was revoked at {key.revoked_at:%Y-%m-%d %H:%M:%S} UTC ({why})"
+    if reason == "key expired" and key.not_after:
+        return f"API key {key.key_id} expired at {key.not_after:%Y-%m-%d %H:%M:%S} UTC (replaced by a rotation)"
+    return f"API key {key.key_id} belongs to agent {key.agent_id}, which is inactive (not in the configuration)"
+
+
+def agent_authenticate(
+    *, token: str, ip_address: str | None = None, user_agent: str | None = None, audit_failure: bool = True
+) -> Agent:
+    """The active agent owning `token`, or AuthFailed (audited unless `audit_failure` is False, without the
+    token). Keys and agents are read through the cache, which every change to them invalidates, so
+    revocation applies at once. A stored key that no longer works fails with its key id and the reason
+    (revoked by whom or by the configuration, expired, agent inactive): not a guess."""
     now = timezone.now()
     key, agent, reason = _authenticate(token, now=now, cache_only=False)
     if reason is not None:
-        audit_record(
-            event_type=EventType.AUTH_FAILED,
-            severity=Severity.WARNING,
-            message=f"authentication failed: {reason}",
-            agent_id=key.agent_id if key else None,
-            metadata={"reason": reason, "key_id": key.key_id if key else None},
-            ip_address=ip_address,
-            user_agent=user_agent,
-        )
-        raise AuthFailed(reason)
+        detail = _failure_detail(key, reason) if key else None
+        if audit_failure:
+            metadata = {"reason": reason, "key_id": key.key_id if key else None}
+            if key and key.revoked_reason:
+                metadata["revoked_reason"] = key.revoked_reason
+            audit_record(
+                event_type=EventType.AUTH_FAILED,
+                severity=Severity.WARNING,
+                message=f"authentication failed: {detail or reason}",
+                agent_id=key.agent_id if key else None,
+                metadata=metadata,
+                ip_address=ip_address,
+                user_agent=user_agent,
+            )
+        raise AuthFailed(reason, key_id=key.key_id if key else None, detail=detail)
     _agent_mark_seen(key=key, agent=agent, now=now, ip_address=ip_address, user_agent=user_agent)
     return agent
 
@@ -211,12 +259,17 @@ def agent_key_create(*, agent_id: str, actor: str = "") -> tuple[ApiKey, str]:
     return key, token
 
 
+# The longest an agent's old keys may keep working after a rotation: 30 days.
+KEY_ROTATION_GRACE_MAX = 30 * 24 * 3600
+
+
 def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "") -> tuple[ApiKey, str]:
-    """A new key; the agent's other keys keep working for `grace_seconds`, then stop."""
-    if grace_seconds < 0:
+    """A new key; the agent's other keys keep working for `grace_seconds` (0 to KEY_ROTATION_GRACE_MAX), then
+    stop."""
+    if not 0 <= grace_seconds <= KEY_ROTATION_GRACE_MAX:
         from wpublisher.exceptions import ValidationFailed
 
-        raise ValidationFailed("grace must be 0 seconds or more", field="grace")
+        raise ValidationFailed(f"grace: must be 0 to {KEY_ROTATION_GRACE_MAX} seconds (30 days)", field="grace")
     agent = _active_agent(agent_id)
     not_after = timezone.now() + timedelta(seconds=grace_seconds)
     key_id, token = key_generate()
@@ -238,7 +291,19 @@ def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "
             metadata={"key_id": key_id, "old_key_ids": old_ids, "grace_seconds": grace_seconds},
         )
     _remember_verified(key, key_digest(token))
+    _config_key_hide(agent_id=agent.id)
     return key, token
+
+
+def _config_key_hide(*, agent_id: str) -> None:
+    """The rotated-out key, if agents.yml gives it in clear, is replaced there by its hash (it works until
+    the grace ends all the same): the file never keeps an old key in clear."""
+    from wpublisher.config.editor import config_agent_key_hash
+
+    try:
+        config_agent_key_hash(agent_id=agent_id)
+    except OSError as error:
+        logger.warning("agents.yml: could not replace the rotated key of %s by its hash: %s", agent_id, error)
 
 
 def agent_key_revoke(*, agent_id: str, key_id: str | None = None, actor: str = "") -> list[str]:
@@ -318,7 +383,12 @@ def agent_keys_hash_new(*, agents: Sequence[AgentConfig]) -> dict[str, str]:
     """bcrypt hashes for config keys not yet stored, by lookup id. Slow (cost 12 is about 200 ms a key),
     so it runs before the sync transaction, on threads (bcrypt releases the GIL)."""
     known = set(ApiKey.objects.filter(source=KeySource.CONFIG).values_list("key_id", flat=True))
-    todo = {k.lookup_id: k.secret for a in agents for k in a.keys if k.secret and k.lookup_id not in known}
+    todo = {
+        k.lookup_id: k.secret
+        for a in agents
+        for k in a.keys
+        if k.secret and k.lookup_id not in known and key_legacy_lookup_id(k.secret) not in known
+    }
     rounds = settings.API_KEY_BCRYPT_ROUNDS
     with ThreadPoolExecutor(max_workers=4) as pool:
         hashes = pool.map(lambda secret: key_hash(secret, rounds=rounds), todo.values())
@@ -329,6 +399,7 @@ def agent_keys_sync(*, agents: Sequence[AgentConfig], new_hashes: dict[str, str]
     """Store config keys, and revoke config keys that left the files (they fail on their next use).
     A key revoked by a person stays revoked even while the file still holds it."""
     existing = {k.key_id: k for k in ApiKey.objects.filter(source=KeySource.CONFIG)}
+    _legacy_key_ids_upgrade(agents=agents, existing=existing)
     wanted: set[str] = set()
     digests: dict[str, bytes] = {}
     for agent in agents:
@@ -375,6 +446,22 @@ def agent_keys_sync(*, agents: Sequence[AgentConfig], new_hashes: dict[str, str]
     # roll back, the entries would match no row and do nothing.)
     for row in ApiKey.objects.filter(key_id__in=list(digests)):
         _remember_verified(row, digests[row.key_id])
+
+
+def _legacy_key_ids_upgrade(*, agents: Sequence[AgentConfig], existing: dict[str, ApiKey]) -> None:
+    """Rows stored under the older id (a bare SHA-256 prefix of the key) take the keyed id of the same key
+    when the files give it in clear: same row, same hash, history kept; the old id is not shown again."""
+    for agent in agents:
+        for spec in agent.keys:
+            legacy = key_legacy_lookup_id(spec.secret) if spec.secret else None
+            if legacy is None or spec.lookup_id in existing or legacy not in existing:
+                continue
+            row = existing.pop(legacy)
+            ApiKey.objects.filter(pk=row.pk).update(key_id=spec.lookup_id)
+            row.key_id = spec.lookup_id
+            existing[spec.lookup_id] = row
+            invalidate(api_key_key(legacy), api_key_key(spec.lookup_id))
+            logger.info("API key of agent %s moved to its keyed id %s", row.agent_id, spec.lookup_id)
 
 
 def _audit_key(event_type: EventType, agent_id: str, key_id: str, detail: str) -> None:

@@ -6,9 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
 from agents.selectors import agent_article_counts, agent_key_list, agent_latest_weekly_reports, agent_list
-from agents.services import agent_key_revoke, agent_key_rotate
+from agents.services import KEY_ROTATION_GRACE_MAX, agent_key_revoke, agent_key_rotate
 from mcp_bridge.selectors import connected_agent_ids
 from wpublisher.console import render_page, reviewer_required, run_action
+from wpublisher.params import param_int, param_text, text_parse
 
 
 def _agents_context(new_key: tuple[str, str] | None = None) -> dict:
@@ -40,22 +41,21 @@ def agents_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def agent_key_action(request: HttpRequest, agent_id: str) -> HttpResponse:
     actor = request.user.get_username()
+    text_parse(agent_id, name="agent_id")  # the URL takes any text; PostgreSQL refuses NUL
     new_key = None
     if request.POST.get("action") == "rotate":
-        grace = request.POST.get("grace", "3600")
+        grace = param_int(request.POST, "grace", default=3600, minimum=0, maximum=KEY_ROTATION_GRACE_MAX)
         rotated: list = []
 
         def rotate():
-            result = agent_key_rotate(
-                agent_id=agent_id, grace_seconds=int(grace) if grace.isdigit() else 3600, actor=actor
-            )
+            result = agent_key_rotate(agent_id=agent_id, grace_seconds=grace, actor=actor)
             rotated.append(result)
             return result
 
         if run_action(request, rotate, f"new key for {agent_id}: copy it now, it is not shown again"):
             new_key = (agent_id, rotated[0][1])
     elif request.POST.get("action") == "revoke":
-        key_id = request.POST.get("key_id") or None
+        key_id = param_text(request.POST, "key_id")
         run_action(
             request,
             lambda: agent_key_revoke(agent_id=agent_id, key_id=key_id, actor=actor),

@@ -21,7 +21,7 @@ from agents.admin import ViewOnlyMixin, action_confirmation, action_confirmed, d
 from articles.models import Article, ArticleRevision
 from articles.rendering import html_sanitize
 from articles.services import REASON_MAX, Reviewer, article_approve, article_reject, article_retry_publish
-from wpublisher.exceptions import DomainError
+from wpublisher.exceptions import DomainError, ValidationFailed
 
 WORKFLOW_NOTE = (
     "Articles change only through the review workflow: use the actions of the article list (Approve selected, "
@@ -146,13 +146,34 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
                 self.message_user(request, f"{_label(article)} {done}", messages.SUCCESS)
 
     @admin.action(description="Approve selected", permissions=["change"])
-    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Article]) -> None:
-        reviewer = Reviewer(user=request.user)
-        self._each(
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[Article]) -> HttpResponse | None:
+        # A list does not say what its reader saw: a confirmation page shows each article's revision and
+        # posts it back, and each approval is of that revision only (a newer one is refused).
+        if action_confirmed(request):
+            reviewer = Reviewer(user=request.user)
+            self._each(
+                request,
+                queryset,
+                lambda article: article_approve(
+                    reviewer=reviewer, article_id=article.pk, expected_revision=_shown_revision(request, article)
+                ),
+                "approved; its publishing is queued.",
+            )
+            return None
+        articles = list(queryset.select_related("submitting_agent").order_by("pk"))
+        return action_confirmation(
             request,
-            queryset,
-            lambda article: article_approve(reviewer=reviewer, article_id=article.pk),
-            "approved; its publishing is queued.",
+            model_admin=self,
+            queryset=queryset,
+            action="approve_selected",
+            title="Approve articles",
+            question="Approve these articles at the revision shown? A newer revision is refused.",
+            items=[
+                f"{_label(a)}: {a.get_status_display()}, revision {a.revision_number}, by {a.submitting_agent}"
+                for a in articles
+            ],
+            submit_label="Approve",
+            hidden={f"revision_{a.pk}": a.revision_number for a in articles},
         )
 
     @admin.action(description="Reject selected", permissions=["change"])
@@ -199,6 +220,15 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
             lambda article: article_retry_publish(article_id=article.pk, user=request.user),
             "queued for publishing again.",
         )
+
+
+def _shown_revision(request: HttpRequest, article: Article) -> int:
+    """The revision of `article` that the confirmation page showed."""
+    field = f"revision_{article.pk}"
+    revision = _int_or_none(request.POST.get(field))
+    if revision is None:
+        raise ValidationFailed(f"{field} is required: the revision shown on the confirmation page", field=field)
+    return revision
 
 
 def _int_or_none(value: str | None) -> int | None:

@@ -64,10 +64,13 @@ class ArticleDetailOut(ArticleStatusOut):
 
 
 class ApproveIn(Schema):
-    reviewer_notes: Text | None = None
-    expected_revision: int | None = Field(
-        None, description="the revision the reviewer read; a later revision refuses the approval (409)"
+    expected_revision: int = Field(
+        ge=1,
+        le=DB_INT_MAX,
+        description="required: the revision the reviewer read (`revision` of the article); a later revision "
+        "refuses the approval (409)",
     )
+    reviewer_notes: Text | None = None
 
 
 class RejectIn(Schema):
@@ -118,9 +121,8 @@ def get_article(request: HttpRequest, article_id: ArticleId) -> dict:
 
 
 @router.post("/{article_id}/approve", response={200: ArticleStatusOut, 400: DetailOut, **REVIEW_ERRORS})
-def approve_article(request: HttpRequest, article_id: ArticleId, body: ApproveIn | None = None) -> dict:
-    """Approve a pending article and queue its publishing. The body is optional."""
-    body = body or ApproveIn()
+def approve_article(request: HttpRequest, article_id: ArticleId, body: ApproveIn) -> dict:
+    """Approve a pending article at the revision the reviewer read, and queue its publishing."""
     article = article_approve(
         reviewer=Reviewer(user=request.user),
         article_id=article_id,

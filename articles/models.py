@@ -118,3 +118,19 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id}:{self.key}"
+
+
+class AgentDailyUsage(models.Model):
+    """What an agent wrote on one UTC day, counted against its quotas (system.yml `quotas`): articles
+    submitted, and bytes of Markdown stored, submissions and revisions alike."""
+
+    agent = models.ForeignKey("agents.Agent", on_delete=models.CASCADE, related_name="daily_usage")
+    day = models.DateField(help_text="UTC")
+    submissions = models.PositiveIntegerField(default=0)
+    storage_bytes = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["agent", "day"], name="agent_daily_usage_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} on {self.day}"

@@ -696,6 +696,14 @@ def html_sanitize(html: str) -> str:
     return _sanitize_defused(_Defuser(html, max_depth=MAX_NESTING, on_too_deep=_drop).run())
 
 
+def html_shortcodes_neutralize(html: str) -> str:
+    """Sanitized HTML with every `[` written `&#91;`, in text and in attribute values alike: readers (and
+    browsers following a link) see the same characters, and WordPress's shortcode parser, which looks for
+    a literal `[`, finds none, so `[embed]http://…[/embed]` (the site would fetch the URL), `[audio]` or
+    `[caption]` stay text. Applied at publish time for a site without `allow_shortcodes`."""
+    return html.replace("[", "&#91;")
+
+
 def markdown_render(text: str) -> str:
     """Sanitized HTML for agent Markdown. Raises ValidationFailed (field content_markdown) for Markdown whose
     HTML would nest deeper than `MAX_NESTING` or be more than `MAX_HTML_EXPANSION` times its size."""

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,12 +20,13 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from agents.exceptions import RateLimited
 from agents.models import Agent
 from articles.events import article_event_send
 from articles.exceptions import ArticleChanged, ArticleNotFound, InvalidTransition, PublishingBusy
-from articles.models import Article, ArticleRevision
+from articles.models import AgentDailyUsage, Article, ArticleRevision
 from articles.models import ArticleStatus as S
-from articles.rendering import markdown_render
+from articles.rendering import html_shortcodes_neutralize, markdown_render
 from audit.models import EventType, Severity
 from audit.services import audit_record
 from sites.exceptions import SiteNotFound
@@ -272,6 +273,35 @@ def _content_hash(*, title: str, content_markdown: str, tags: Iterable[str], cat
 # --- submit and revise ------------------------------------------------------------------------------
 
 
+def _quota_take(*, agent: Agent, stored_bytes: int, submission: bool, limits: SystemSettings) -> None:
+    """Count a submission (or a revision: `submission` False) storing `stored_bytes` of Markdown against the
+    agent's quotas for the UTC day, in the caller's transaction; RateLimited past `quotas.submissions_per_day`
+    or `quotas.storage_mb_per_day`. The agent's usage row is locked (on SQLite every write is serialized), so
+    the writes of one agent are counted one after the other: concurrent submissions cannot overshoot."""
+    now = timezone.now().astimezone(UTC)
+    resets_at = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    resets = f"it resets at {resets_at:%Y-%m-%d %H:%M} UTC"
+    retry_after = max(1, int((resets_at - now).total_seconds()))
+    usage, _ = AgentDailyUsage.objects.select_for_update().get_or_create(agent=agent, day=now.date())
+    if submission and usage.submissions >= limits.submissions_per_day:
+        raise RateLimited(
+            f"agent {agent.id} submitted {usage.submissions} articles today, the most quotas.submissions_per_day "
+            f"allows ({limits.submissions_per_day}); {resets}",
+            retry_after=retry_after,
+        )
+    storage_limit = limits.storage_mb_per_day * 1024 * 1024
+    if usage.storage_bytes + stored_bytes > storage_limit:
+        raise RateLimited(
+            f"agent {agent.id} stored {usage.storage_bytes} bytes of Markdown today; {stored_bytes} more would "
+            f"pass quotas.storage_mb_per_day ({limits.storage_mb_per_day} MB = {storage_limit} bytes, revisions "
+            f"included); {resets}",
+            retry_after=retry_after,
+        )
+    AgentDailyUsage.objects.filter(pk=usage.pk).update(
+        submissions=F("submissions") + int(submission), storage_bytes=F("storage_bytes") + stored_bytes
+    )
+
+
 def article_submit(
     *,
     agent: Agent,
@@ -294,6 +324,7 @@ def article_submit(
     html = markdown_render(content_markdown)
     content_hash = _content_hash(title=title, content_markdown=content_markdown, tags=tags, category=category)
     with transaction.atomic():
+        _quota_take(agent=agent, stored_bytes=len(content_markdown.encode("utf-8")), submission=True, limits=limits)
         article = Article.objects.create(
             title=title,
             content_markdown=content_markdown,
@@ -375,6 +406,8 @@ def article_revise(
     number = article.revision_number + 1
     html = markdown_render(new_content) if new_content != article.content_markdown else article.content_html
     with transaction.atomic():
+        # Every revision stores the whole text again: it counts toward the reviser's storage quota.
+        _quota_take(agent=agent, stored_bytes=len(new_content.encode("utf-8")), submission=False, limits=limits)
         _article_transition(
             article=article,
             move="revise",
@@ -454,26 +487,43 @@ def _revision_guard(article: Article, expected_revision: int | None) -> Q | None
     return Q(revision_number=expected_revision)
 
 
+def _revision_not_written_by(reviewer: Reviewer, article: Article) -> None:
+    """An agent never approves a revision it wrote: someone else must have read that text."""
+    if reviewer.agent is None:
+        return
+    author = (
+        ArticleRevision.objects.filter(article=article, number=article.revision_number)
+        .values_list("agent_id", flat=True)
+        .first()
+    )
+    if author == reviewer.agent.id:
+        raise Forbidden(
+            f"agent {reviewer.agent.id} wrote revision {article.revision_number} of article {article.pk}; "
+            "an agent never approves a revision it wrote: another reviewer must approve it",
+            field="article_id",
+        )
+
+
 def _enqueue_publish(article_id: int) -> None:
     from articles.tasks import publish_article
 
     transaction.on_commit(lambda: publish_article.delay(article_id))
 
 
-def article_approve(
-    *, reviewer: Reviewer, article_id: int, notes: Any = None, expected_revision: int | None = None
-) -> Article:
-    """Approve a pending article and queue its publishing. `expected_revision` refuses the approval when
-    the article was revised after the reviewer read it."""
+def article_approve(*, reviewer: Reviewer, article_id: int, expected_revision: int, notes: Any = None) -> Article:
+    """Approve a pending article and queue its publishing. `expected_revision` is the revision the reviewer
+    read: a later one is refused (the approval applies to that revision only, by a conditional update)."""
     article = _reviewable(reviewer=reviewer, article_id=article_id, action="approve")
     notes = _clean_text(notes, field="reviewer_notes", limit=REASON_MAX)
     if not article.target_site.is_active:
         raise SiteNotFound(article.target_site_id, field="target_site", detail="is inactive; it cannot be published to")
+    guard = _revision_guard(article, expected_revision)
+    _revision_not_written_by(reviewer, article)
     with transaction.atomic():
         _article_transition(
             article=article,
             move="approve",
-            guard=_revision_guard(article, expected_revision),
+            guard=guard,
             fields={
                 "reviewer_notes": notes,
                 "reviewed_at": timezone.now(),
@@ -764,9 +814,10 @@ def _post_ensure_one(*, client: WordPressClient, article: Article, site: SiteCon
     posts = _article_posts(client, article)
     if not posts:
         category = article.category or site.default_category
+        content = article.content_html if site.allow_shortcodes else html_shortcodes_neutralize(article.content_html)
         created = client.post_create(
-            title=article.title,
-            content=article.content_html,
+            title=article.title,  # sent as plain text by the client, like category and tag names
+            content=content,
             status="draft",
             slug=post_slug(article),
             categories=client.term_ids("categories", [category] if category else []),

@@ -4,6 +4,7 @@ request, call the services and selectors, render the page or (for htmx) its part
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import timedelta
 
 from django.contrib import messages
@@ -24,9 +25,12 @@ from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.selectors import site_list
 from wpublisher.charts import bar_chart, line_chart
 from wpublisher.console import render_page, reviewer_required, run_action
+from wpublisher.exceptions import ValidationFailed
+from wpublisher.params import int_check, param_int, param_text
 from wpublisher.supervisor import supervision_status
 
 FEED_SIZE = 30
+SELECTED_ROW = re.compile(r"([0-9]{1,18}):([0-9]{1,18})")
 
 
 @reviewer_required
@@ -53,13 +57,13 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 def _queue_filters(request: HttpRequest) -> dict:
-    before = request.GET.get("before", "")
+    get = request.GET
     return {
-        "status": request.GET.get("status") or None,
-        "agent_id": request.GET.get("agent") or None,
-        "site_id": request.GET.get("site") or None,
-        "text": (request.GET.get("q") or "").strip() or None,
-        "before_id": int(before) if before.isdigit() else None,
+        "status": param_text(get, "status"),
+        "agent_id": param_text(get, "agent"),
+        "site_id": param_text(get, "site"),
+        "text": (param_text(get, "q") or "").strip() or None,
+        "before_id": param_int(get, "before", minimum=1),
     }
 
 
@@ -88,27 +92,52 @@ def queue(request: HttpRequest) -> HttpResponse:
 @reviewer_required
 @require_POST
 def queue_batch(request: HttpRequest) -> HttpResponse:
-    """Approve or reject the selected articles; each one succeeds or reports why not."""
+    """Approve or reject the selected articles, each at the revision its row showed (posted as
+    "<id>:<revision>"); each one succeeds or reports why not (a row revised since: INVALID_TRANSITION)."""
     action = request.POST.get("action")
     reviewer = Reviewer(user=request.user)
-    ids = [int(i) for i in request.POST.getlist("article") if i.isdigit()]
-    if not ids:
+    values = request.POST.getlist("article")
+    rows: list[tuple[int, int]] = []
+    for value in values:
+        row = _selected_row(value)
+        if row is None:
+            messages.error(request, f"VALIDATION_ERROR: article {value[:40]!r} must be <id>:<revision>")
+        else:
+            rows.append(row)
+    if not values:
         messages.error(request, "VALIDATION_ERROR: select at least one article")
     reason = request.POST.get("rejection_reason", "")
-    for article_id in ids:
+    for article_id, revision in rows:
         if action == "approve":
             run_action(
                 request,
-                lambda a=article_id: services.article_approve(reviewer=reviewer, article_id=a),
+                lambda a=article_id, r=revision: services.article_approve(
+                    reviewer=reviewer, article_id=a, expected_revision=r
+                ),
                 f"article {article_id} approved",
             )
         elif action == "reject":
             run_action(
                 request,
-                lambda a=article_id: services.article_reject(reviewer=reviewer, article_id=a, rejection_reason=reason),
+                lambda a=article_id, r=revision: services.article_reject(
+                    reviewer=reviewer, article_id=a, rejection_reason=reason, expected_revision=r
+                ),
                 f"article {article_id} rejected",
             )
     return render_page(request, "console/queue.html", "console/partials/queue.html", _queue_context(request))
+
+
+def _selected_row(value: str) -> tuple[int, int] | None:
+    """A queue row's checkbox value, "<article id>:<revision shown>", or None when it is not one."""
+    match = SELECTED_ROW.fullmatch(value)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def _shown_revision(revision: int | None) -> int:
+    """The revision the article page showed (its form posts it); an approval without one is refused."""
+    if revision is None:
+        raise ValidationFailed("revision is required: the revision shown on the article page", field="revision")
+    return revision
 
 
 def _revision_diff(article: Article, first: int, second: int) -> list[tuple[str, str]]:
@@ -128,11 +157,12 @@ def _revision_diff(article: Article, first: int, second: int) -> list[tuple[str,
 
 
 def _article_context(request: HttpRequest, article_id: int) -> dict:
+    int_check(article_id, name="article_id", minimum=1)  # the URL takes any digits
     article = get_object_or_404(Article.objects.select_related("target_site", "submitting_agent"), pk=article_id)
     revisions = list(selectors.article_revision_list(article=article))
     numbers = [r.number for r in revisions]
-    first = int(request.GET.get("a") or (numbers[-2] if len(numbers) > 1 else numbers[0]))
-    second = int(request.GET.get("b") or numbers[-1])
+    first = param_int(request.GET, "a", default=numbers[-2] if len(numbers) > 1 else numbers[0], minimum=1)
+    second = param_int(request.GET, "b", default=numbers[-1], minimum=1)
     return {
         "article": article,
         "revisions": revisions,
@@ -155,8 +185,8 @@ def article_detail(request: HttpRequest, article_id: int) -> HttpResponse:
 def article_action(request: HttpRequest, article_id: int) -> HttpResponse:
     action = request.POST.get("action")
     reviewer = Reviewer(user=request.user)
-    revision = request.POST.get("revision")
-    expected = int(revision) if revision and revision.isdigit() else None
+    int_check(article_id, name="article_id", minimum=1)  # the URL takes any digits
+    expected = param_int(request.POST, "revision", minimum=1)
     if action == "approve":
         run_action(
             request,
@@ -164,7 +194,7 @@ def article_action(request: HttpRequest, article_id: int) -> HttpResponse:
                 reviewer=reviewer,
                 article_id=article_id,
                 notes=request.POST.get("reviewer_notes"),
-                expected_revision=expected,
+                expected_revision=_shown_revision(expected),
             ),
             f"article {article_id} approved; publishing",
         )

@@ -21,6 +21,7 @@ class EventType(models.TextChoices):
     AUTH_SUCCEEDED = "auth_succeeded"
     AUTH_FAILED = "auth_failed"
     IP_BLOCKED = "ip_blocked"
+    LOGIN_LOCKED_OUT = "login_locked_out"
     KEY_CREATED = "key_created"
     KEY_ROTATED = "key_rotated"
     KEY_REVOKED = "key_revoked"
@@ -50,6 +51,7 @@ EVENT_CATEGORIES: dict[str, str] = {
             EventType.AUTH_SUCCEEDED,
             EventType.AUTH_FAILED,
             EventType.IP_BLOCKED,
+            EventType.LOGIN_LOCKED_OUT,
             EventType.KEY_CREATED,
             EventType.KEY_ROTATED,
             EventType.KEY_REVOKED,

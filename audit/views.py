@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import csv
-from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.utils.dateparse import parse_datetime
 
 from audit.models import EventType, Severity
 from audit.selectors import audit_log_list
 from wpublisher.console import render_page, reviewer_required
+from wpublisher.params import param_datetime, param_int, param_text
 
 PAGE_SIZE = 100
 CSV_COLUMNS = [
@@ -28,21 +27,17 @@ CSV_COLUMNS = [
 ]
 
 
-def _time(value: str | None) -> datetime | None:
-    return parse_datetime(value) if value else None
-
-
 def _filtered(request: HttpRequest):
     get = request.GET
     rows = audit_log_list(
-        event_type=get.get("event") or None,
-        agent_id=get.get("agent") or None,
-        site_id=get.get("site") or None,
-        severity=get.get("severity") or None,
+        event_type=param_text(get, "event"),
+        agent_id=param_text(get, "agent"),
+        site_id=param_text(get, "site"),
+        severity=param_text(get, "severity"),
     )
-    if since := _time(get.get("since")):
+    if since := param_datetime(get, "since"):
         rows = rows.filter(timestamp__gte=since)
-    if until := _time(get.get("until")):
+    if until := param_datetime(get, "until"):
         rows = rows.filter(timestamp__lte=until)
     return rows
 
@@ -50,9 +45,8 @@ def _filtered(request: HttpRequest):
 @reviewer_required
 def audit_page(request: HttpRequest) -> HttpResponse:
     rows = _filtered(request)
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        rows = rows.filter(id__lt=int(before))
+    if before := param_int(request.GET, "before", minimum=1):
+        rows = rows.filter(id__lt=before)
     page = list(rows.order_by("-id")[: PAGE_SIZE + 1])
     query = request.GET.copy()
     query.pop("before", None)

@@ -528,7 +528,9 @@ def _publish(bench: Bench, wordpress, rounds: int) -> dict:
             category="Bench",
         )
         started = time.perf_counter()
-        article_approve(reviewer=Reviewer(agent=editor), article_id=article.pk)
+        article_approve(
+            reviewer=Reviewer(agent=editor), article_id=article.pk, expected_revision=article.revision_number
+        )
         while Article.objects.filter(pk=article.pk, status="publishing").exists():
             time.sleep(0.02)
         pipeline.append((time.perf_counter() - started) * 1000)

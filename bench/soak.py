@@ -532,8 +532,10 @@ class Run:
 
     async def _health_sample(self, http: httpx2.AsyncClient) -> dict | None:
         sent, started = time.time(), time.perf_counter()
+        # /health shows the config's fingerprint and last error to staff only: as the reviewer, once logged in.
+        session = self.reviewer.http.cookies.get("sessionid") if self.reviewer else None
         try:
-            response = await http.get("/health")
+            response = await http.get("/health", headers={"Cookie": f"sessionid={session}"} if session else None)
         except httpx2.HTTPError as error:
             outcome = "connect" if isinstance(error, httpx2.ConnectError) else "transport"
             self.recorder.add(t=sent, client="monitor", tool="health", ms=0.0, status=None, outcome=outcome)
@@ -638,12 +640,12 @@ class Run:
                 (approvals if decision == "approve" else rejections).append(article)
             try:
                 if len(approvals) > 1 and self.rng.random() < 0.3:
-                    await self.reviewer.batch("approve", [int(a["id"]) for a in approvals])
+                    await self.reviewer.batch("approve", approvals)
                 else:
                     for article in approvals:
                         await self.reviewer.approve(article)
                 if len(rejections) > 1 and self.rng.random() < 0.3:
-                    await self.reviewer.batch("reject", [int(a["id"]) for a in rejections], reason="soak: batch reject")
+                    await self.reviewer.batch("reject", rejections, reason="soak: batch reject")
                 else:
                     for article in rejections:
                         await self.reviewer.reject(article)

@@ -353,8 +353,12 @@ class Reviewer:
     async def retry(self, article_id: int) -> None:
         await self._form(f"/articles/{article_id}/action", "console:retry", {"action": "retry"})
 
-    async def batch(self, action: str, article_ids: list[int], reason: str = "") -> None:
-        fields: dict[str, str | list[str]] = {"action": action, "article": [str(i) for i in article_ids]}
+    async def batch(self, action: str, articles: list[dict], reason: str = "") -> None:
+        """The queue's batch form: each article at the revision the reviewer read ("<id>:<revision>")."""
+        fields: dict[str, str | list[str]] = {
+            "action": action,
+            "article": [f"{a['id']}:{a['revision']}" for a in articles],
+        }
         if reason:
             fields["rejection_reason"] = reason
         await self._form("/articles/batch", f"console:batch-{action}", fields)

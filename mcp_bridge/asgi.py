@@ -3,9 +3,11 @@ transport at /sse and /messages/.
 
 `McpGateway` stands in front of the SDK's apps and does what they cannot know about: the client IP
 (behind trusted proxies only), brute-force blocking, refusing keys in URLs, authenticating every request
-with the client IP for the audit log, admission against max_concurrent_agents, and recording sessions
-(who is connected). The SDK then checks Host/Origin (421/403), body size (413) and that a session is
-used only by the agent that opened it.
+with the client IP for the audit log, admission against max_concurrent_agents and the agent's
+sessions_per_agent (a new session counts against its rate limit too), recording sessions (who is connected)
+and ending those idle longer than the live session_timeout. The SDK then checks Host/Origin (421/403),
+body size (413, which the gateway answers in its JSON shape naming the limit) and that a session is used
+only by the agent that opened it.
 
 daphne sends no ASGI lifespan events, so the SDK's Streamable HTTP session manager is started on the
 first MCP request (concurrent first requests wait for that one start); under uvicorn the lifespan startup
@@ -19,11 +21,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
+import functools
 import json
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -34,14 +39,24 @@ from django.db import connections
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-from agents.exceptions import AuthFailed
+from agents.exceptions import AuthFailed, RateLimited
 from agents.models import Agent
-from agents.services import agent_authenticate, agent_authenticate_cached
-from agents.throttling import client_ip_auth_failure_record, client_ip_check
+from agents.services import agent_authenticate, agent_authenticate_cached, agent_key_known
+from agents.throttling import (
+    AttemptEnd,
+    AttemptOutcome,
+    agent_request_allow,
+    client_ip_auth_attempt_begin,
+    client_ip_auth_attempt_release,
+    client_ip_auth_failure_record,
+    client_ip_blocked_error,
+    client_ip_check,
+)
 from mcp_bridge.exceptions import TooManyAgents
 from mcp_bridge.models import Transport
 from mcp_bridge.services import (
     TOUCH_INTERVAL,
+    mcp_session_admission_end,
     mcp_session_admit,
     mcp_session_close,
     mcp_session_open,
@@ -63,7 +78,16 @@ authenticated_request: ContextVar[tuple[str, Agent] | None] = ContextVar("mcp_au
 request_agent: ContextVar[list[Agent | None] | None] = ContextVar("mcp_request_agent", default=None)
 
 MCP_PATHS = ("/mcp", "/sse", "/messages")
-URL_KEY_PARAMS = frozenset({"api_key", "apikey", "key", "token", "access_token", "auth", "authorization"})
+# A query parameter whose name, lowercased and without "-"/"_", holds one of these looks like a credential:
+# refused with 400 (?api_key=, ?Access-Token=, ?bearer=, ?client_secret=, ...) before any authentication.
+URL_KEY_PARAMS = ("key", "token", "bearer", "auth", "secret", "password", "passwd", "credential", "signature")
+
+
+def url_key_param(name: str) -> bool:
+    normalized = name.lower().replace("-", "").replace("_", "")
+    return any(fragment in normalized for fragment in URL_KEY_PARAMS)
+
+
 SWEEP_INTERVAL = 30.0
 # How long a request waits for the session manager's first start before it is answered 503 (starting).
 START_WAIT_SECONDS = 10.0
@@ -75,6 +99,12 @@ STOP_WAIT_SECONDS = 2.0
 SESSIONS_CLOSE_SECONDS = 1.0
 # What a 503 tells clients to wait before retrying: a restarted server is up again in a few seconds.
 RETRY_AFTER = {"starting": 2, "shutting_down": 5}
+# Key verifications (each may cost a bcrypt check, about 0.3 s of a core) running at once in this process, per
+# client address and in all, so that guesses never take the threads tool calls need. A request waits at most
+# VERIFY_WAIT_SECONDS for a place, then gets 429 (its address has enough under way) or 503 (the process has).
+VERIFICATIONS_PER_ADDRESS = 2
+VERIFICATIONS_TOTAL = max(1, min(4, settings.MCP_WORKER_THREADS - 1))
+VERIFY_WAIT_SECONDS = 5.0
 
 
 class GatewayState(enum.Enum):
@@ -162,6 +192,11 @@ class McpGateway:
         self._calls = 0
         self._touched: dict[str, float] = {}
         self._sse_activity: dict[str, float] = {}
+        # Streamable HTTP sessions of this process: when their last request ended, and requests under way (an
+        # open GET stream is one); idle sessions are ended here, with the live session_timeout.
+        self._activity: dict[str, float] = {}
+        self._in_flight: dict[str, int] = {}
+        self._body_limit = 0  # the SDK's apps' max_request_body_size, set when they are built
 
     # --- lifecycle ----------------------------------------------------------------------------------
 
@@ -198,13 +233,15 @@ class McpGateway:
         )
         server = build_server()
         server.middleware.append(self._count_calls)
-        body_limit = config.system.max_request_bytes
+        body_limit = self._body_limit = config.system.max_request_bytes
         streamable = server.streamable_http_app(
             streamable_http_path="/mcp",
             stateless_http=settings.MCP_STATELESS_HTTP,
             transport_security=security,
             max_request_body_size=body_limit,
-            session_idle_timeout=float(config.global_settings.session_timeout),
+            # Idle sessions are ended by the gateway (`_sessions_sweep`, `_ended_if_idle`) with the live
+            # global_settings.session_timeout, which a config reload may change: the SDK's is fixed at start.
+            session_idle_timeout=None,
             max_sessions=None,
         )
         sse = server.sse_app(
@@ -274,6 +311,7 @@ class McpGateway:
                     except TimeoutError:
                         try:
                             timeout = config_current().global_settings.session_timeout
+                            await self._sessions_sweep(timeout)
                             await _db(mcp_sessions_expire, idle_seconds=timeout)
                             await _db(mcp_sessions_close_orphaned, reason="server restarted")
                         except Exception:
@@ -354,19 +392,10 @@ class McpGateway:
         blocked_for, generation = client_ip_check(ip_address=ip)
         if blocked_for:
             await _drain(receive)
-            await _respond(
-                send,
-                429,
-                {
-                    "error": "too_many_requests",
-                    "error_description": f"too many failed authentications from {ip}; "
-                    f"blocked for another {blocked_for}s",
-                },
-                [(b"retry-after", str(blocked_for).encode())],
-            )
+            await _too_many(send, client_ip_blocked_error(ip_address=ip, blocked_for=blocked_for))
             return
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        if URL_KEY_PARAMS & {name.lower() for name in query}:
+        if any(url_key_param(name) for name in query):
             await _drain(receive)
             await _respond(
                 send,
@@ -386,18 +415,12 @@ class McpGateway:
             await _unauthorized(send, "missing bearer token: send Authorization: Bearer <API key>")
             return
         token = token.strip()
-        try:
-            # Most requests come from an agent verified moments ago: the cache answers without a thread.
-            agent = agent_authenticate_cached(token=token, generation=generation) or await _db(
-                agent_authenticate, token=token, ip_address=ip, user_agent=user_agent
-            )
-        except AuthFailed:
-            AUTH_FAILURES.inc()
-            if await _db(client_ip_auth_failure_record, ip_address=ip, user_agent=user_agent):
-                IPS_BLOCKED.inc()
-            await _drain(receive)
-            await _unauthorized(send, "invalid, expired or revoked API key", error="invalid_token")
-            return
+        # Most requests come from an agent verified moments ago: the cache answers without a thread.
+        agent = agent_authenticate_cached(token=token, generation=generation) or await self._authenticate(
+            receive, send, token=token, ip=ip, user_agent=user_agent, generation=generation
+        )
+        if agent is None:
+            return  # answered: 401, 429 or 503
 
         reset = authenticated_request.set((token, agent))
         box = [agent] if scope["method"] == "POST" and scope["path"] == "/mcp" else None
@@ -410,14 +433,62 @@ class McpGateway:
             request_agent.reset(reset_box)
             authenticated_request.reset(reset)
 
+    async def _authenticate(
+        self, receive, send, *, token: str, ip: str, user_agent: str, generation: str
+    ) -> Agent | None:
+        """The agent owning `token`, or None once the request has been answered (401, 429 or 503).
+
+        A token is an attempt, counted against the client address before its key is verified
+        (`client_ip_auth_attempt_begin`) and verified within `verification_slots`: a flood of guesses gets at
+        most `security.auth_failure_limit` answers from bcrypt, the rest 429, and never takes the threads tool
+        calls need. A key this process has verified before is no guess: it is neither counted nor made to
+        wait. Nor is a stored key that no longer works (revoked, expired, agent inactive), which is told so."""
+        known = agent_key_known(token=token)
+        attempt = client_ip_auth_attempt_begin(ip_address=ip, token=token, generation=generation, known=known)
+        if attempt.refusal is not None:
+            await _drain(receive)
+            await _too_many(send, attempt.refusal)
+            return None
+        if attempt.outcome is AttemptOutcome.FAILED:  # the same guess again: counted and audited once
+            AUTH_FAILURES.inc()
+            await _drain(receive)
+            await _unauthorized(send, AuthFailed("unknown key").detail, error="invalid_token")
+            return None
+        verify = run_sync if known else functools.partial(verification_slots.run, ip)
+        try:
+            agent = await verify(
+                agent_authenticate, token=token, ip_address=ip, user_agent=user_agent, audit_failure=attempt.first
+            )
+        except VerificationBusy as busy:
+            client_ip_auth_attempt_release(attempt=attempt, end=AttemptEnd.NOT_VERIFIED)
+            await _drain(receive)
+            status, error = (503, "busy") if busy.whole_process else (429, "too_many_requests")
+            retry = str(int(VERIFY_WAIT_SECONDS)).encode()
+            await _respond(send, status, {"error": error, "error_description": busy.message}, [(b"retry-after", retry)])
+            return None
+        except AuthFailed as error:
+            AUTH_FAILURES.inc()
+            if not error.is_guess:
+                client_ip_auth_attempt_release(attempt=attempt, end=AttemptEnd.KEY_FAILED)
+            elif await _db(client_ip_auth_failure_record, ip_address=ip, user_agent=user_agent, attempt=attempt):
+                IPS_BLOCKED.inc()
+            await _drain(receive)
+            await _unauthorized(send, error.detail, error="invalid_token")
+            return None
+        except BaseException:
+            client_ip_auth_attempt_release(attempt=attempt, end=AttemptEnd.NOT_VERIFIED)  # the client went away
+            raise
+        client_ip_auth_attempt_release(attempt=attempt, end=AttemptEnd.AUTHENTICATED)
+        return agent
+
     async def _dispatch(self, scope, receive, send, *, agent: Agent, ip: str, user_agent: str, config) -> None:
         if self._state is GatewayState.STOPPED:  # stopped while this request was being authenticated
             await respond_unavailable(receive, send, "shutting_down")
             return
         streamable, sse = self._apps
+        send = _body_limit_explained(send, self._body_limit)
         path, method = scope["path"], scope["method"]
         opening = dict(agent=agent, ip_address=ip, user_agent=user_agent)
-        max_agents = config.global_settings.max_concurrent_agents
         if path == "/mcp" or path.startswith("/mcp/"):
             session_id = _header(scope, b"mcp-session-id")
             version = _header(scope, b"mcp-protocol-version")
@@ -425,7 +496,7 @@ class McpGateway:
                 # A session-less (stateless protocol) client: its session is its run of requests.
                 if not await self._touch_or_admit(
                     f"stateless:{agent.id}",
-                    max_agents,
+                    config,
                     send,
                     receive,
                     transport=Transport.STREAMABLE_HTTP,
@@ -435,20 +506,33 @@ class McpGateway:
                     return
                 await streamable(scope, receive, send)
             elif session_id is None and method == "POST":
-                if not await self._admit(agent, max_agents, send, receive):
+                if not await self._admit(agent, config, send, receive):
                     return
-                await streamable(scope, receive, self._capture_new_session(send, opening))
+                try:
+                    await streamable(scope, receive, self._capture_new_session(send, opening))
+                finally:
+                    await _db(mcp_session_admission_end, agent_id=agent.id)
             else:
+                if session_id and await self._ended_if_idle(session_id, config.global_settings.session_timeout):
+                    await _drain(receive)
+                    description = (
+                        f"session ended: idle longer than {config.global_settings.session_timeout}s "
+                        "(global_settings.session_timeout); start a new session"
+                    )
+                    await _respond(send, 404, {"error": "session_expired", "error_description": description})
+                    return
                 if session_id:
                     await self._touch(session_id)
-                status = await _status_of(streamable, scope, receive, send)
+                with self._request_in(session_id):
+                    status = await _status_of(streamable, scope, receive, send)
                 if method == "DELETE" and session_id and status is not None and status < 400:
+                    self._activity.pop(session_id, None)
                     await _db(mcp_session_close, session_id=session_id, reason="closed by client")
             return
         if path == "/sse" and method == "GET":
-            if not await self._admit(agent, max_agents, send, receive):
+            if not await self._admit(agent, config, send, receive):
                 return
-            await self._serve_sse_stream(sse, scope, receive, send, opening, config.global_settings.session_timeout)
+            await self._serve_sse_stream(sse, scope, receive, send, opening)
             return
         if path.startswith("/messages"):
             session_id = (parse_qs(scope.get("query_string", b"").decode()).get("session_id") or [""])[0]
@@ -457,18 +541,36 @@ class McpGateway:
                 await self._touch(session_id)
         await sse(scope, receive, send)
 
-    async def _admit(self, agent: Agent, max_agents: int, send, receive) -> bool:
+    async def _admit(self, agent: Agent, config, send, receive) -> bool:
+        """Admit a new session (answered 503 or 429 if not): it counts as a request of the agent (its rate
+        limit), against max_concurrent_agents, and against the agent's sessions_per_agent; an admitted one
+        holds its place until `mcp_session_admission_end`."""
         try:
-            await _db(mcp_session_admit, agent=agent, max_concurrent_agents=max_agents)
+            await _db(agent_request_allow, agent_id=agent.id)
+            await _db(
+                mcp_session_admit,
+                agent=agent,
+                max_concurrent_agents=config.global_settings.max_concurrent_agents,
+                sessions_per_agent=config.system.sessions_per_agent,
+            )
         except TooManyAgents as error:
             await _drain(receive)
             await _respond(
                 send, 503, {"error": "too_many_agents", "error_description": error.message}, [(b"retry-after", b"60")]
             )
             return False
+        except RateLimited as error:
+            await _drain(receive)
+            await _respond(
+                send,
+                429,
+                {"error": "too_many_requests", "error_description": f"{error.code}: {error.message}"},
+                [(b"retry-after", str(error.retry_after).encode())],
+            )
+            return False
         return True
 
-    async def _touch_or_admit(self, session_id, max_agents, send, receive, *, agent: Agent, **opening) -> bool:
+    async def _touch_or_admit(self, session_id, config, send, receive, *, agent: Agent, **opening) -> bool:
         if session_id in self._touched and time.monotonic() - self._touched[session_id] < TOUCH_INTERVAL.seconds:
             return True
         from mcp_bridge.models import McpSession
@@ -477,9 +579,12 @@ class McpGateway:
         if is_open:
             await self._touch(session_id)
             return True
-        if not await self._admit(agent, max_agents, send, receive):
+        if not await self._admit(agent, config, send, receive):
             return False
-        await _db(mcp_session_open, session_id=session_id, agent=agent, **opening)
+        try:
+            await _db(mcp_session_open, session_id=session_id, agent=agent, **opening)
+        finally:
+            await _db(mcp_session_admission_end, agent_id=agent.id)
         self._touched[session_id] = time.monotonic()
         return True
 
@@ -500,15 +605,74 @@ class McpGateway:
                 )
                 if session_id:
                     await _db(mcp_session_open, session_id=session_id, transport=Transport.STREAMABLE_HTTP, **opening)
-                    self._touched[session_id] = time.monotonic()
+                    self._touched[session_id] = self._activity[session_id] = time.monotonic()
             await send(message)
 
         return capturing
 
-    async def _serve_sse_stream(self, sse, scope, receive, send, opening: dict, idle_timeout: int) -> None:
-        """An SSE stream is the session: recorded when the SDK announces its id, closed when the stream
-        ends, and ended after `idle_timeout` seconds without a message from the client."""
+    @contextlib.contextmanager
+    def _request_in(self, session_id: str | None):
+        """A request of a Streamable HTTP session under way: the session is not idle until it ends."""
+        if not session_id or session_id not in self._activity:
+            yield
+            return
+        self._in_flight[session_id] = self._in_flight.get(session_id, 0) + 1
+        try:
+            yield
+        finally:
+            self._in_flight[session_id] -= 1
+            if not self._in_flight[session_id]:
+                del self._in_flight[session_id]
+            if session_id in self._activity:
+                self._activity[session_id] = time.monotonic()
+
+    def _sdk_sessions(self) -> dict[str, Any]:
+        """The SDK's open Streamable HTTP sessions of this process, by id."""
+        return getattr(self._manager, "_server_instances", None) or {}
+
+    async def _ended_if_idle(self, session_id: str, idle_timeout: int) -> bool:
+        """End the session if no request of it has been under way for more than `idle_timeout` seconds (the
+        live global_settings.session_timeout); True if it was ended."""
+        last = self._activity.get(session_id)
+        if last is None or self._in_flight.get(session_id) or time.monotonic() - last <= idle_timeout:
+            return False
+        await self._session_end(session_id, reason="idle timeout")
+        return True
+
+    async def _session_end(self, session_id: str, *, reason: str) -> None:
+        self._activity.pop(session_id, None)
+        transport = self._sdk_sessions().get(session_id)
+        if transport is not None:
+            await transport.terminate()  # its requests get 404; the SDK forgets it as its server task ends
+        await _db(mcp_session_close, session_id=session_id, reason=reason)
+
+    async def _sessions_sweep(self, idle_timeout: int) -> None:
+        """End this process's Streamable HTTP sessions idle longer than `idle_timeout` seconds (the live
+        value); sessions with a request under way are recorded as active."""
+        now, open_ids = time.monotonic(), set(self._sdk_sessions())
+        for session_id in open_ids - self._activity.keys():
+            self._activity[session_id] = now  # none should be unknown; if one is, its idle time starts now
+        for session_id, last in list(self._activity.items()):
+            if session_id not in open_ids:
+                self._activity.pop(session_id, None)  # the SDK ended it
+            elif self._in_flight.get(session_id):
+                await self._touch(session_id)
+            elif now - last > idle_timeout:
+                await self._session_end(session_id, reason="idle timeout")
+
+    async def _serve_sse_stream(self, sse, scope, receive, send, opening: dict) -> None:
+        """An SSE stream is the session: recorded when the SDK announces its id (its admission's place is
+        given back then), closed when the stream ends, and ended after global_settings.session_timeout seconds
+        (the live value) without a message from the client."""
+        from wpublisher.config.services import config_current
+
         session: dict[str, str] = {}
+        admitted = [True]
+
+        async def admission_end() -> None:
+            if admitted[0]:
+                admitted[0] = False
+                await _db(mcp_session_admission_end, agent_id=opening["agent"].id)
 
         async def capturing(message: dict) -> None:
             if message["type"] == "http.response.body" and "id" not in session:
@@ -517,13 +681,16 @@ class McpGateway:
                     session["id"] = text.split("session_id=", 1)[1].split()[0].strip()
                     self._sse_activity[session["id"]] = time.monotonic()
                     await _db(mcp_session_open, session_id=session["id"], transport=Transport.SSE, **opening)
+                    await admission_end()
             await send(message)
 
         stream = asyncio.ensure_future(sse(scope, receive, capturing))
         reason = "disconnected"
         try:
             while not stream.done():
+                idle_timeout = config_current().global_settings.session_timeout
                 await asyncio.wait({stream}, timeout=min(30.0, idle_timeout / 4))
+                idle_timeout = config_current().global_settings.session_timeout
                 last = self._sse_activity.get(session.get("id", ""), time.monotonic())
                 if not stream.done() and time.monotonic() - last > idle_timeout:
                     reason = "idle timeout"
@@ -531,6 +698,7 @@ class McpGateway:
                     break
             await asyncio.gather(stream, return_exceptions=True)
         finally:
+            await admission_end()
             if "id" in session:
                 self._sse_activity.pop(session["id"], None)
                 # At shutdown stop() closes all of this process's sessions at once, within a bound.
@@ -538,11 +706,122 @@ class McpGateway:
                     await _db(mcp_session_close, session_id=session["id"], reason=reason)
 
 
+class VerificationBusy(Exception):
+    """No place for a key verification came free in time: for the client's address, or in the whole process."""
+
+    def __init__(self, message: str, *, whole_process: bool):
+        super().__init__(message)
+        self.message = message
+        self.whole_process = whole_process
+
+
+@dataclasses.dataclass
+class _AddressPlaces:
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
+async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> bool:
+    try:
+        async with asyncio.timeout_at(deadline):
+            await semaphore.acquire()
+    except TimeoutError:
+        return False
+    return True
+
+
+class VerificationSlots:
+    """Places for key verifications in this process, per client address and in all (asyncio semaphores, one
+    set per event loop). A place is given back when the verification ends on its thread, not when its caller
+    stops waiting: clients that hang up cannot free places while their bcrypt checks still run."""
+
+    def __init__(self, *, per_address: int, total: int) -> None:
+        self.per_address = per_address
+        self.total = total
+        self._loops: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, dict[str, _AddressPlaces]]
+        ] = weakref.WeakKeyDictionary()
+
+    async def run(self, ip: str, fn: Callable[..., Any], /, **kwargs: Any) -> Any:
+        """`fn(**kwargs)` on the MCP threads once `ip` and the process each have a place free, waiting at most
+        VERIFY_WAIT_SECONDS (else VerificationBusy)."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._loops:
+            self._loops[loop] = (asyncio.Semaphore(self.total), {})
+        total, addresses = self._loops[loop]
+        places = addresses.setdefault(ip, _AddressPlaces(asyncio.Semaphore(self.per_address)))
+        places.users += 1
+        held: list[asyncio.Semaphore] = []
+
+        def give_back(*_: Any) -> None:
+            for semaphore in held:
+                semaphore.release()
+            places.users -= 1
+            if not places.users:
+                addresses.pop(ip, None)
+
+        try:
+            deadline = loop.time() + VERIFY_WAIT_SECONDS
+            if not await _acquire(places.semaphore, deadline):
+                raise VerificationBusy(
+                    f"{self.per_address} key verifications from {ip} are under way; "
+                    f"retry in {int(VERIFY_WAIT_SECONDS)}s",
+                    whole_process=False,
+                )
+            held.append(places.semaphore)
+            if not await _acquire(total, deadline):
+                raise VerificationBusy(
+                    f"{self.total} key verifications are under way on this server; "
+                    f"retry in {int(VERIFY_WAIT_SECONDS)}s",
+                    whole_process=True,
+                )
+            held.append(total)
+            task = asyncio.ensure_future(run_sync(fn, **kwargs))
+        except BaseException:
+            give_back()
+            raise
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())  # retrieved, even if unawaited
+        task.add_done_callback(give_back)
+        return await asyncio.shield(task)
+
+
+verification_slots = VerificationSlots(per_address=VERIFICATIONS_PER_ADDRESS, total=VERIFICATIONS_TOTAL)
+
+
+async def _too_many(send, error: RateLimited) -> None:
+    await _respond(
+        send,
+        429,
+        {"error": "too_many_requests", "error_description": error.message},
+        [(b"retry-after", str(error.retry_after).encode())],
+    )
+
+
 async def _unauthorized(send, description: str, *, error: str = "invalid_request") -> None:
     challenge = f'Bearer realm="wpublisher", error="{error}", error_description="{description}"'
     await _respond(
         send, 401, {"error": error, "error_description": description}, [(b"www-authenticate", challenge.encode())]
     )
+
+
+def _body_limit_explained(send, limit: int):
+    """`send` for the SDK's apps, whose 413 for a body over `max_request_body_size` is a bare "Request body
+    too large": answered instead in the gateway's JSON shape, saying the limit and the setting that sets it."""
+    replaced = [False]
+
+    async def sending(message: dict) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 413:
+            replaced[0] = True
+        elif not replaced[0]:
+            await send(message)
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            description = (
+                f"VALIDATION_ERROR: request body: larger than {limit} bytes, the limit that "
+                "limits.max_request_bytes in system.yml sets"
+            )
+            await _respond(send, 413, {"error": "request_too_large", "error_description": description})
+
+    return sending
 
 
 async def _status_of(app, scope, receive, send) -> int | None:

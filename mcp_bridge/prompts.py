@@ -11,7 +11,8 @@ SCOPE_TOOLS = {
     "on your own failed ones",
     "article:read": "list_articles, get_article and get_article_status on every agent's articles",
     "article:revise": "revise_article on any pending article (each revision is kept with its author)",
-    "article:review": "approve_article and reject_article on other agents' articles, and the audit://logs resource",
+    "article:review": "approve_article and reject_article on other agents' articles, and with article:read "
+    "the audit://logs resource",
 }
 
 ROLE_GUIDANCE = {
@@ -66,7 +67,8 @@ def multi_agent_workflow_text(*, content_type: str, agent_roles: str, target_sit
         "read it with get_article and write new revisions with revise_article (note what changed). "
         "Review: "
         + (f"agents {', '.join(reviewers)} may approve or reject; " if reviewers else "")
-        + "a person reviews in the console. Nobody approves their own article. After approval, follow "
+        + "a person reviews in the console. Nobody approves their own article, and an agent never approves a "
+        "revision it wrote; approve_article takes the revision you read (expected_revision). After approval, follow "
         "publishing with get_article_status until it is published (or publish_failed: retry_publish)."
     )
 

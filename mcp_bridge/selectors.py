@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mcp_bridge.models import McpSession
+
+if TYPE_CHECKING:
+    from agents.models import Agent
+    from audit.models import AuditLog
 
 
 def connected_agent_ids() -> set[str]:
@@ -90,3 +96,20 @@ def config_sites() -> dict:
             for s in config.sites
         ],
     }
+
+
+def system_event_list(*, agent: Agent, limit: int) -> list[AuditLog]:
+    """The newest publishing, site and system events an agent may see: all of them with article:read; else
+    only those naming no article but its own, and no agent but itself (others' articles, permalinks and
+    errors do not exist for it, as in every article read)."""
+    from django.db.models import Q
+
+    from articles.selectors import article_visible_to
+    from audit.selectors import audit_log_list
+
+    events = audit_log_list().filter(category__in=["publishing", "site", "system"])
+    if not agent.has_scope("article:read"):
+        own_articles = article_visible_to(agent=agent).values("pk")
+        events = events.filter(Q(article_id__isnull=True) | Q(article_id__in=own_articles))
+        events = events.filter(Q(agent_id="") | Q(agent_id=agent.id))
+    return list(events[:limit])

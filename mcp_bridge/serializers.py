@@ -81,7 +81,17 @@ def agent_summary(agent: Agent, *, connected: bool) -> dict[str, Any]:
     }
 
 
-def site_summary(site: Site) -> dict[str, Any]:
+def site_summary(site: Site, *, include_detail: bool = False) -> dict[str, Any]:
+    """A site and its health. The health `message` is a short reason of our own; `include_detail` (for
+    reviewers, never for agents) adds `detail`, which may quote what the site's server answered."""
+    health = {
+        "status": site.health_status,
+        "message": site.health_message,
+        "latency_ms": site.health_latency_ms,
+        "last_check": _time(site.last_health_check),
+    }
+    if include_detail:
+        health["detail"] = site.health_detail
     return {
         "id": site.id,
         "name": site.name,
@@ -90,12 +100,7 @@ def site_summary(site: Site) -> dict[str, Any]:
         "is_default": site.is_default,
         "default_category": site.default_category or None,
         "default_tags": site.default_tags,
-        "health": {
-            "status": site.health_status,
-            "message": site.health_message,
-            "latency_ms": site.health_latency_ms,
-            "last_check": _time(site.last_health_check),
-        },
+        "health": health,
         "total_posts_published": site.total_posts_published,
     }
 

@@ -4,7 +4,8 @@ and selectors. The MCP SDK is imported only inside mcp_bridge.
 Tools are written as plain (sync) functions, since they use the Django ORM. `_tool_call` makes each an
 async tool for the SDK that runs on the MCP threads (mcp_bridge.threads) as the calling agent: it finds
 the agent, applies its rate limit and turns domain errors into `ToolError`s that carry a stable code
-("VALIDATION_ERROR: title must be ...").
+("VALIDATION_ERROR: title must be ..."). Arguments are read strictly, unknown ones refused, and the SDK's
+own refusals start with their code too (mcp_bridge.arguments.StrictMCPServer).
 """
 
 from __future__ import annotations
@@ -20,21 +21,24 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
-from mcp.types import ToolAnnotations
+from mcp.shared.exceptions import MCPError
+from mcp.types import INTERNAL_ERROR, ToolAnnotations
 from pydantic import Field
 
 from agents.exceptions import AuthFailed
 from agents.models import Agent
 from agents.selectors import agent_config_get, agent_get, agent_list, agent_stats
 from agents.services import agent_authenticate
-from agents.throttling import agent_tool_call_allow
+from agents.throttling import agent_request_allow
 from articles import selectors as article_selectors
 from articles import services as article_services
 from articles.idempotency import article_write_idempotent
 from articles.models import Article
+from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX
 from articles.services import Reviewer
 from audit.selectors import audit_log_list
 from mcp_bridge import serializers
+from mcp_bridge.arguments import StrictMCPServer
 from mcp_bridge.prompts import agent_specialization_guide_text, multi_agent_workflow_text
 from mcp_bridge.selectors import connected_agent_ids
 from mcp_bridge.threads import run_sync, run_sync_content
@@ -42,11 +46,13 @@ from sites.selectors import site_get, site_health, site_list
 from wpublisher import __version__
 from wpublisher.exceptions import DomainError, Forbidden
 from wpublisher.metrics import MCP_TOOL_CALLS
+from wpublisher.params import DB_INT_MAX, int_parse
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _current_agent: ContextVar[Agent | None] = ContextVar("mcp_current_agent", default=None)
 
 AUDIT_PAGE_SIZE = 50
+AUDIT_PAGE_MAX = DB_INT_MAX // AUDIT_PAGE_SIZE - 1  # its rows' offset stays within a 64-bit integer
 INSTRUCTIONS = (
     "wpublisher is a review-gated gateway to WordPress sites. Submit Markdown articles with submit_article; "
     "a person (or an agent holding article:review) approves or rejects them, and approved articles are "
@@ -104,7 +110,7 @@ def _tool_call(fn: _F, *, run: Callable[..., Any] = run_sync) -> _F:
         outcome = "error"
         try:
             agent = _resolve_caller()
-            agent_tool_call_allow(agent_id=agent.id)
+            agent_request_allow(agent_id=agent.id)
             token = _current_agent.set(agent)
             try:
                 result = fn(*args, **kwargs)
@@ -132,9 +138,14 @@ def _content_tool_call(fn: _F) -> _F:
 
 
 def _resource_read(fn: _F) -> _F:
+    """The resource as the SDK sees it: read on the MCP threads as the calling agent, counted against its
+    rate limit like a tool call."""
+
     def read(*args: Any, **kwargs: Any) -> str:
         try:
-            token = _current_agent.set(_resolve_caller())
+            agent = _resolve_caller()
+            agent_request_allow(agent_id=agent.id)
+            token = _current_agent.set(agent)
             try:
                 return json.dumps(fn(*args, **kwargs), ensure_ascii=False, default=str)
             finally:
@@ -161,7 +172,7 @@ Tags = Annotated[
     str | list[str] | None,
     Field(description="Tags: a list, or one comma-separated string; at most 20 of at most 50 characters"),
 ]
-ArticleId = Annotated[int, Field(description="The article id returned by submit_article")]
+ArticleId = Annotated[int, Field(ge=1, le=DB_INT_MAX, description="The article id returned by submit_article")]
 IdempotencyKeyArg = Annotated[
     str | None,
     Field(
@@ -227,8 +238,8 @@ def _register_tools(server: MCPServer) -> None:
         agent_id: Annotated[str | None, Field(description="Only articles submitted by this agent")] = None,
         target_site: Annotated[str | None, Field(description="Only articles for this site")] = None,
         search: Annotated[str | None, Field(description="Text in the title or body")] = None,
-        limit: Annotated[int, Field(description="1 to 100")] = 50,
-        offset: Annotated[int, Field(description="Articles to skip, for paging")] = 0,
+        limit: Annotated[int, Field(ge=1, le=LIST_LIMIT_MAX, description="Articles in the answer")] = 50,
+        offset: Annotated[int, Field(ge=0, le=OFFSET_MAX, description="Articles to skip, for paging")] = 0,
     ) -> dict[str, Any]:
         """List articles, newest first. Without the article:read scope an agent sees only its own."""
         articles = article_selectors.article_list(
@@ -283,11 +294,26 @@ def _register_tools(server: MCPServer) -> None:
     @server.tool(annotations=WRITES)
     @_tool_call
     def approve_article(
-        article_id: ArticleId, reviewer_notes: str | None = None, idempotency_key: IdempotencyKeyArg = None
+        article_id: ArticleId,
+        expected_revision: Annotated[
+            int,
+            Field(
+                description="The revision you reviewed: `revision` in get_article. A later revision refuses the "
+                "approval (INVALID_TRANSITION); read the article again"
+            ),
+        ],
+        reviewer_notes: str | None = None,
+        idempotency_key: IdempotencyKeyArg = None,
     ) -> dict[str, Any]:
-        """Approve another agent's pending article for publishing (needs the article:review scope)."""
+        """Approve another agent's pending article for publishing, at the revision you reviewed (needs the
+        article:review scope). An agent never approves a revision it wrote."""
         article = _write(
-            article_services.article_approve, idempotency_key, review=True, article_id=article_id, notes=reviewer_notes
+            article_services.article_approve,
+            idempotency_key,
+            review=True,
+            article_id=article_id,
+            expected_revision=expected_revision,
+            notes=reviewer_notes,
         )
         return serializers.article_status(article)
 
@@ -398,11 +424,7 @@ def _register_resources(server: MCPServer) -> None:
     @server.resource("article://{article_id}", mime_type=json_type, description="An article with its revisions")
     @_resource_read
     def article_resource(article_id: str) -> Any:
-        if not article_id.isdigit():
-            from articles.exceptions import ArticleNotFound
-
-            raise ArticleNotFound(article_id)  # type: ignore[arg-type]
-        return _article_detail(int(article_id))
+        return _article_detail(int_parse(article_id, name="article_id", minimum=1))
 
     @server.resource("system://metrics", mime_type=json_type, description="Counts of articles, agents, sites")
     @_resource_read
@@ -411,21 +433,28 @@ def _register_resources(server: MCPServer) -> None:
 
         return system_metrics()
 
-    @server.resource("system://events", mime_type=json_type, description="Recent publishing and system events")
+    @server.resource(
+        "system://events",
+        mime_type=json_type,
+        description="Recent publishing, site and system events (of others' articles and agents with article:read)",
+    )
     @_resource_read
     def events_resource() -> Any:
-        recent = audit_log_list().filter(category__in=["publishing", "site", "system"])[:AUDIT_PAGE_SIZE]
-        return [serializers.audit_entry(e) for e in recent]
+        from mcp_bridge.selectors import system_event_list
+
+        return [serializers.audit_entry(e) for e in system_event_list(agent=current_agent(), limit=AUDIT_PAGE_SIZE)]
 
     @server.resource(
         "audit://logs{?page,event_type,agent_id,severity}",
         mime_type=json_type,
-        description=f"The audit log, newest first, {AUDIT_PAGE_SIZE} a page (needs article:review)",
+        description=f"The audit log, newest first, {AUDIT_PAGE_SIZE} a page (needs article:review and article:read)",
     )
     @_resource_read
     def audit_resource(page: str = "1", event_type: str = "", agent_id: str = "", severity: str = "") -> Any:
+        # The log names every agent's articles: it takes both the right to review and the right to read them.
         _require_scope(current_agent(), "article:review")
-        number = int(page) if page.isdigit() and int(page) > 0 else 1
+        _require_scope(current_agent(), "article:read")
+        number = int_parse(page or "1", name="page", minimum=1, maximum=AUDIT_PAGE_MAX)
         rows = audit_log_list(event_type=event_type or None, agent_id=agent_id or None, severity=severity or None)
         start = (number - 1) * AUDIT_PAGE_SIZE
         entries = [serializers.audit_entry(e) for e in rows[start : start + AUDIT_PAGE_SIZE + 1]]
@@ -451,16 +480,30 @@ def _register_resources(server: MCPServer) -> None:
         return config_sites()
 
 
+async def _prompt_get(text: Callable[..., str], /, **arguments: Any) -> str:
+    """A prompt's text, written on the MCP threads for the calling agent and counted against its rate limit
+    like a tool call. An error passes as an MCPError: the SDK would hide any other behind a generic message."""
+
+    def get() -> str:
+        try:
+            agent_request_allow(agent_id=_resolve_caller().id)
+        except DomainError as error:
+            raise MCPError(INTERNAL_ERROR, _error_text(error)) from None
+        return text(**arguments)
+
+    return await run_sync(get)
+
+
 def _register_prompts(server: MCPServer) -> None:
     @server.prompt(description="A workflow for agents collaborating on content, from this server's setup")
     async def multi_agent_workflow(content_type: str, agent_roles: str, target_sites: str | None = None) -> str:
-        return await run_sync(
+        return await _prompt_get(
             multi_agent_workflow_text, content_type=content_type, agent_roles=agent_roles, target_sites=target_sites
         )
 
     @server.prompt(description="How an agent in a given role should use this server's tools")
     async def agent_specialization_guide(agent_role: str, content_domain: str | None = None) -> str:
-        return await run_sync(agent_specialization_guide_text, agent_role=agent_role, content_domain=content_domain)
+        return await _prompt_get(agent_specialization_guide_text, agent_role=agent_role, content_domain=content_domain)
 
 
 class GatewayTokenVerifier:
@@ -488,7 +531,7 @@ def build_server(*, with_auth: bool = True) -> MCPServer:
             "auth": AuthSettings(issuer_url=settings.MCP_ISSUER_URL, resource_server_url=None),
             "token_verifier": GatewayTokenVerifier(),
         }
-    server = MCPServer(
+    server = StrictMCPServer(
         name="wpublisher",
         title="wpublisher",
         instructions=INSTRUCTIONS,

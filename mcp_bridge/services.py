@@ -1,4 +1,5 @@
-"""MCP sessions: who is connected, admission against max_concurrent_agents, idle expiry."""
+"""MCP sessions: who is connected, admission against max_concurrent_agents and sessions_per_agent, idle
+expiry."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from agents.exceptions import RateLimited
 from agents.models import Agent
 from audit.models import EventType
 from audit.services import audit_record
@@ -14,21 +16,64 @@ from mcp_bridge.events import agent_connection_event_send
 from mcp_bridge.exceptions import TooManyAgents
 from mcp_bridge.models import McpSession
 from mcp_bridge.selectors import connected_agent_ids
+from wpublisher.cache import process_cache
 from wpublisher.processes import process_is_dead, process_label
 
 # A session's last activity is written at most this often.
 TOUCH_INTERVAL = timedelta(seconds=30)
+# An admission holds a place among its agent's sessions until its session is recorded (or its request ends),
+# at most this long (a process that died meanwhile gives nothing back).
+ADMISSION_HOLD_SECONDS = 60
+# What an agent refused one more session is told to wait: sessions end when closed or idle.
+SESSIONS_FULL_RETRY_SECONDS = 60
 
 
-def mcp_session_admit(*, agent: Agent, max_concurrent_agents: int) -> None:
-    """Refuse a new session when `max_concurrent_agents` other agents are connected; an agent that is
-    connected already may open more sessions."""
+def _admissions_key(agent_id: str) -> str:
+    return f"wpub:admitting:{agent_id}"
+
+
+def mcp_session_admit(*, agent: Agent, max_concurrent_agents: int, sessions_per_agent: int | None = None) -> None:
+    """Admit a new session: refused (TooManyAgents) when `max_concurrent_agents` other agents are connected,
+    an agent that is connected already may open more; and (RateLimited) when the agent holds
+    `sessions_per_agent` open sessions, counted in the database, so across every web process, together with
+    the admissions under way (in the shared "counters" cache): concurrent requests cannot overshoot. An
+    admission with a limit holds its place until `mcp_session_admission_end`."""
     connected = connected_agent_ids()
     if agent.id not in connected and len(connected) >= max_concurrent_agents:
         raise TooManyAgents(
             f"{len(connected)} agents are connected, the most this server allows "
             f"(global_settings.max_concurrent_agents = {max_concurrent_agents}); try again later"
         )
+    if sessions_per_agent is None:
+        return
+    counters, key = process_cache("counters"), _admissions_key(agent.id)
+    counters.add(key, 0, timeout=ADMISSION_HOLD_SECONDS)
+    try:
+        admitting = counters.incr(key)
+    except ValueError:  # the hold ended between add and incr
+        counters.add(key, 1, timeout=ADMISSION_HOLD_SECONDS)
+        admitting = 1
+    open_sessions = McpSession.objects.filter(agent=agent, closed_at__isnull=True).count()
+    if open_sessions + max(admitting, 1) <= sessions_per_agent:
+        return
+    mcp_session_admission_end(agent_id=agent.id)
+    raise RateLimited(
+        f"agent {agent.id} has {open_sessions} MCP sessions open, the most rate_limits.sessions_per_agent "
+        f"allows ({sessions_per_agent}); reuse one, end one (DELETE /mcp with its Mcp-Session-Id) or retry in "
+        f"{SESSIONS_FULL_RETRY_SECONDS}s (idle sessions end after global_settings.session_timeout)",
+        retry_after=SESSIONS_FULL_RETRY_SECONDS,
+    )
+
+
+def mcp_session_admission_end(*, agent_id: str) -> None:
+    """Give back the place an admission held (`mcp_session_admit` with a limit): its session is recorded
+    now, or was never opened."""
+    counters, key = process_cache("counters"), _admissions_key(agent_id)
+    try:
+        if counters.decr(key) < 0:  # the hold ended and another began meanwhile
+            counters.incr(key)
+    except ValueError:  # the hold ended meanwhile
+        pass
 
 
 def mcp_session_open(

@@ -54,7 +54,15 @@ class SiteAdmin(ViewOnlyMixin, admin.ModelAdmin):
         ),
         (
             "Health",
-            {"fields": ("health_status", "health_message", "health_latency_ms", "last_health_check")},
+            {
+                "fields": (
+                    "health_status",
+                    "health_message",
+                    "health_detail",
+                    "health_latency_ms",
+                    "last_health_check",
+                )
+            },
         ),
         ("Activity", {"fields": ("total_posts_published", "total_publish_failures", "created_at", "updated_at")}),
     )
@@ -71,6 +79,6 @@ class SiteAdmin(ViewOnlyMixin, admin.ModelAdmin):
             latency = f"{site.health_latency_ms:.0f} ms" if site.health_latency_ms is not None else "no answer"
             self.message_user(
                 request,
-                f"Site {site.pk} is {site.health_status} ({latency}): {site.health_message}",
+                f"Site {site.pk} is {site.health_status} ({latency}): {site.health_detail or site.health_message}",
                 _HEALTH_LEVELS.get(site.health_status, messages.INFO),
             )

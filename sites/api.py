@@ -21,7 +21,8 @@ router = Router(tags=["sites"])
 
 class HealthOut(Schema):
     status: HealthStatus = Field(description="unknown until the first check")
-    message: str
+    message: str = Field(description="the status's short reason (all agents are shown)")
+    detail: str = Field(description="the last check's full result, which may quote the site's answer (staff only)")
     latency_ms: float | None
     last_check: datetime | None
 
@@ -52,13 +53,13 @@ class SiteHealthOut(HealthOut):
 
 @router.get("", response={200: list[SiteOut], 422: ErrorOut})
 def list_sites(request: HttpRequest, include_inactive: bool = False) -> list[dict]:
-    return [site_summary(site) for site in site_list(include_inactive=include_inactive)]
+    return [site_summary(site, include_detail=True) for site in site_list(include_inactive=include_inactive)]
 
 
 @router.get("/{site_id}/health", response={200: SiteHealthOut, 404: ErrorOut, 422: ErrorOut})
 def get_site_health(request: HttpRequest, site_id: SiteIdPath) -> dict:
     """The health recorded by the last check."""
-    return site_health(site_id=site_id)
+    return site_health(site_id=site_id, include_detail=True)
 
 
 @router.post(
@@ -69,4 +70,4 @@ def check_site(request: HttpRequest, site_id: SiteIdPath) -> dict:
     be reached is recorded as `error` (or `warning`) and answered with 200: the check itself worked.
     503 when no valid configuration is loaded."""
     site_health_check(site_id=site_id)
-    return site_health(site_id=site_id)
+    return site_health(site_id=site_id, include_detail=True)

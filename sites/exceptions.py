@@ -12,9 +12,28 @@ class SiteNotFound(DomainError):
         self.site_id = site_id
 
 
+class URLRefused(DomainError):
+    """A URL the SSRF guard (sites/urlguard.py) will not let a request reach: not http(s), a host whose
+    addresses include a refused one (link-local, cloud metadata, unspecified, multicast, reserved), or a
+    redirect to another origin. `problem` is the message without the field; `reason` a short phrase of
+    our own ("address refused", "redirected elsewhere", "host not found")."""
+
+    code = "URL_REFUSED"
+    http_status = 422
+
+    def __init__(self, problem: str, *, field: str, reason: str = "address refused"):
+        super().__init__(f"{field}: {problem}", field=field)
+        self.problem = problem
+        self.reason = reason
+
+
 class WordPressError(DomainError):
     """A WordPress call failed. `retryable` marks failures worth trying again later: the site was
-    unreachable or slow, or answered 429 or 5xx. Other 4xx answers will not change by retrying."""
+    unreachable or slow, or answered 429 or 5xx. Other 4xx answers will not change by retrying.
+
+    `message` is the whole story, which may quote the remote answer (for reviewers); `reason` is a short
+    phrase of our own words only ("unreachable: connection refused", "answered HTTP 503"), the one thing
+    agents are shown of a failed health check."""
 
     code = "WORDPRESS_ERROR"
     http_status = 502
@@ -24,12 +43,14 @@ class WordPressError(DomainError):
         message: str,
         *,
         retryable: bool,
+        reason: str = "request failed",
         status: int | None = None,
         wp_code: str = "",
         data: dict | None = None,
     ):
         super().__init__(message)
         self.retryable = retryable
+        self.reason = reason
         self.status = status
         self.wp_code = wp_code
         self.data = data or {}

@@ -27,7 +27,10 @@ class Site(models.Model):
     position = models.PositiveIntegerField(default=0, help_text="Order in sites.yml; the first is the default")
     is_active = models.BooleanField(default=True)
     health_status = models.CharField(max_length=10, choices=HealthStatus.choices, default=HealthStatus.UNKNOWN)
+    # What agents see: the status's short reason, in our own words only. The remote answer (which may be
+    # anything the api_url's server says) goes to `health_detail`, shown to reviewers only.
     health_message = models.CharField(max_length=500, blank=True, default="")
+    health_detail = models.TextField(blank=True, default="", help_text="The last check's full result, for reviewers")
     health_latency_ms = models.FloatField(null=True, blank=True)
     last_health_check = models.DateTimeField(null=True, blank=True)
     health_check_queued_at = models.DateTimeField(null=True, blank=True)

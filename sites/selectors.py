@@ -29,9 +29,14 @@ def site_active_ids() -> list[str]:
     )
 
 
-def site_health(*, site_id: str) -> dict:
-    """The last recorded health of a site (cached; health checks and publishes invalidate)."""
-    return cached(site_health_key(site_id), lambda: _site_health(site_id))
+def site_health(*, site_id: str, include_detail: bool = False) -> dict:
+    """The last recorded health of a site (cached; health checks and publishes invalidate). Its `message`
+    is a short reason of our own; `include_detail` (reviewers only, never agents) adds `detail`, the last
+    check's full result, which may quote whatever the site's server answered."""
+    health = cached(site_health_key(site_id), lambda: _site_health(site_id))
+    if include_detail:
+        return {**health, "detail": health.get("detail", "")}
+    return {key: value for key, value in health.items() if key != "detail"}
 
 
 def _site_health(site_id: str) -> dict:
@@ -42,6 +47,7 @@ def _site_health(site_id: str) -> dict:
         "is_active": site.is_active,
         "status": site.health_status,
         "message": site.health_message,
+        "detail": site.health_detail,
         "latency_ms": site.health_latency_ms,
         "last_check": site.last_health_check.isoformat() if site.last_health_check else None,
         "health_check_interval": site.health_check_interval,

@@ -16,7 +16,7 @@ from audit.services import audit_record
 from sites.events import site_health_event_send
 from sites.exceptions import SiteNotFound, WordPressError
 from sites.models import HealthStatus, Site, SiteHealthSample
-from sites.wordpress import time_budget, wordpress_client
+from sites.wordpress import NOT_WORDPRESS, time_budget, wordpress_client
 from wpublisher.cache import ACTIVE_SITES_KEY, invalidate, site_health_key
 from wpublisher.config.schema import SiteConfig
 
@@ -87,6 +87,8 @@ SLOW_ANSWER_MS = 2000.0
 HEALTH_HISTORY = timedelta(days=7)
 # A health check gives up after this long (or publishing.timeout when that is shorter).
 HEALTH_CHECK_TIMEOUT = 10.0
+# Kept of a check's full result (`Site.health_detail`, for reviewers).
+HEALTH_DETAIL_MAX = 2000
 
 
 def _health_from_error(error: WordPressError) -> str:
@@ -99,8 +101,12 @@ def site_health_check(*, site_id: str) -> Site:
     """Check a site with its own credentials and record the result.
 
     `GET /users/me` needs a valid application password (a public GET would succeed with a wrong one):
-    healthy when it answers 200 quickly, warning when slow or answering 5xx/429, error when the password
-    is refused or the site cannot be reached."""
+    healthy when it answers 200 quickly with a WordPress user, warning when slow or answering 5xx/429, error
+    when the password is refused, the site cannot be reached, its address is refused (sites/urlguard.py),
+    it redirects elsewhere or it is not a WordPress REST API.
+
+    The recorded `health_message` is the status's short reason in our own words, what agents see (and the
+    audit row and console event say); the remote answer is kept in `health_detail`, for reviewers only."""
     from wpublisher.config.services import config_current
 
     config = config_current()
@@ -114,25 +120,31 @@ def site_health_check(*, site_id: str) -> Site:
         with time_budget(min(HEALTH_CHECK_TIMEOUT, config.publishing.timeout)):
             user = client.me()
     except WordPressError as error:
-        status, message = _health_from_error(error), error.message
+        status, message, detail = _health_from_error(error), error.reason, error.message
     else:
+        detail = ""
         latency = (time.perf_counter() - started) * 1000
-        name = user.get("slug") or user.get("name") or spec.username
-        if latency > SLOW_ANSWER_MS:
-            status, message = HealthStatus.WARNING, f"slow: authenticated as {name} in {latency:.0f} ms"
+        if not isinstance(user, dict) or not isinstance(user.get("id"), int):
+            status, message = HealthStatus.ERROR, NOT_WORDPRESS
+            detail = f"site {site_id} answered GET /users/me with something that is not a WordPress user: {user!r}"
+        elif latency > SLOW_ANSWER_MS:
+            status, message = HealthStatus.WARNING, f"slow: authenticated as {spec.username} in {latency:.0f} ms"
         else:
-            status, message = HealthStatus.HEALTHY, f"authenticated as {name}"
+            status, message = HealthStatus.HEALTHY, f"authenticated as {spec.username}"
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
-    return _site_health_record(site=site, status=status, message=message, latency_ms=latency_ms)
+    return _site_health_record(site=site, status=status, message=message, detail=detail, latency_ms=latency_ms)
 
 
-def _site_health_record(*, site: Site, status: str, message: str, latency_ms: float) -> Site:
+def _site_health_record(*, site: Site, status: str, message: str, latency_ms: float, detail: str = "") -> Site:
+    """Record a check's result: `message` (our words, agents see it) and `detail` (the full result, the
+    message when empty; reviewers only)."""
     previous = site.health_status
     now = timezone.now()
     with transaction.atomic():
         Site.objects.filter(pk=site.pk).update(
             health_status=status,
             health_message=message[:500],
+            health_detail=(detail or message)[:HEALTH_DETAIL_MAX],
             health_latency_ms=latency_ms,
             last_health_check=now,
             health_check_queued_at=None,

@@ -10,6 +10,7 @@ from sites.selectors import site_list
 from sites.services import site_health_check
 from wpublisher.charts import line_chart
 from wpublisher.console import render_page, reviewer_required, run_action
+from wpublisher.params import text_parse
 
 HISTORY_POINTS = 40
 
@@ -33,9 +34,10 @@ def sites_page(request: HttpRequest) -> HttpResponse:
 @reviewer_required
 @require_POST
 def site_check(request: HttpRequest, site_id: str) -> HttpResponse:
+    text_parse(site_id, name="site_id")  # the URL takes any text; PostgreSQL refuses NUL
     run_action(
         request,
         lambda: site_health_check(site_id=site_id),
-        lambda site: f"site {site.id} is {site.health_status}: {site.health_message}",
+        lambda site: f"site {site.id} is {site.health_status}: {site.health_detail or site.health_message}",
     )
     return render_page(request, "console/sites.html", "console/partials/sites.html", _sites_context())

@@ -1,8 +1,13 @@
 """A small WordPress REST API client, one per site, authenticated with an application password.
 
 Each site gets one `requests.Session` whose connection pool is bounded by the site's
-`connection_pool.max_connections`; connections idle longer than `idle_timeout` are dropped. Failures
-become `WordPressError` messages a person can act on, and say whether a retry may help.
+`connection_pool.max_connections`; connections idle longer than `idle_timeout` are dropped. The session
+is the SSRF guard's (sites/urlguard.py): it connects only to addresses the guard allows and follows
+redirects only within the site's origin. Failures become `WordPressError` messages a person can act on,
+with a short `reason` of our own words, and say whether a retry may help.
+
+Every text field sent to WordPress (post title, category and tag names) leaves as plain text
+(`wordpress_text`): the publishing user may post unfiltered HTML, so markup there would run on the site.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from contextvars import ContextVar
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from sites.exceptions import WordPressError
+from sites.exceptions import URLRefused, WordPressError
+from sites.urlguard import MAX_REDIRECTS, url_guard_session
 from wpublisher import __version__
 from wpublisher.config.schema import SiteConfig
 
@@ -27,6 +32,9 @@ TERM_KINDS = ("categories", "tags")
 # WordPress error codes that come with a 5xx but say the request itself is wrong: retrying cannot help
 # (`empty_term_name`: a category or tag name WordPress sanitized to nothing, such as one made of markup).
 PERMANENT_WP_CODES = frozenset({"empty_term_name", "invalid_taxonomy"})
+# Post fields WordPress takes as text (HTML allowed): sent through `wordpress_text`.
+TEXT_FIELDS = frozenset({"title", "excerpt"})
+NOT_WORDPRESS = "not a WordPress REST API"
 
 # When set, the monotonic time by which the current unit of work (one publish) must be done: each request
 # gets only the time that is left, so a publish never outlives its budget (see `time_budget`).
@@ -47,10 +55,9 @@ class WordPressClient:
     def __init__(self, site: SiteConfig, *, timeout: float):
         self.site = site
         self.timeout = timeout
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=site.max_connections, pool_block=True, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.session = url_guard_session(
+            pool_connections=1, pool_maxsize=site.max_connections, pool_block=True, max_retries=0
+        )
         self.session.auth = (site.username, site.app_password)
         self.session.headers.update({"User-Agent": f"wpublisher/{__version__}", "Accept": "application/json"})
         self._last_used = time.monotonic()
@@ -69,7 +76,9 @@ class WordPressClient:
         remaining = budget[0] - time.monotonic()
         if remaining <= 0:
             raise WordPressError(
-                f"site {self.site.id}: gave up after {budget[1]:g}s (publishing.timeout)", retryable=True
+                f"site {self.site.id}: gave up after {budget[1]:g}s (publishing.timeout)",
+                retryable=True,
+                reason="timed out (publishing.timeout)",
             )
         return min(self.timeout, remaining)
 
@@ -88,21 +97,44 @@ class WordPressClient:
                 json=json,
                 timeout=(min(CONNECT_TIMEOUT_MAX, read_timeout), read_timeout),
             )
+        except URLRefused as error:
+            raise WordPressError(
+                f"site {self.site.id} refused at {url}: {error.problem}", retryable=False, reason=error.reason
+            ) from None
+        except requests.exceptions.TooManyRedirects:
+            raise WordPressError(
+                f"site {self.site.id} redirected more than {MAX_REDIRECTS} times at {url}",
+                retryable=False,
+                reason="redirected too often",
+            ) from None
         except requests.exceptions.ConnectTimeout:
             raise WordPressError(
-                f"site {self.site.id} unreachable at {url}: connection timed out", retryable=True
+                f"site {self.site.id} unreachable at {url}: connection timed out",
+                retryable=True,
+                reason="unreachable: connection timed out",
             ) from None
         except requests.exceptions.ConnectionError as error:
             detail = "connection refused" if "refused" in str(error).lower() else "connection failed"
-            raise WordPressError(f"site {self.site.id} unreachable at {url}: {detail}", retryable=True) from None
+            raise WordPressError(
+                f"site {self.site.id} unreachable at {url}: {detail}", retryable=True, reason=f"unreachable: {detail}"
+            ) from None
         except requests.exceptions.Timeout:
             raise WordPressError(
-                f"site {self.site.id} timed out at {url}: no answer within {read_timeout:g}s", retryable=True
+                f"site {self.site.id} timed out at {url}: no answer within {read_timeout:g}s",
+                retryable=True,
+                reason="timed out",
             ) from None
         return self._answer(response, method=method, url=url)
 
     def _answer(self, response: requests.Response, *, method: str, url: str) -> Any:
         status = response.status_code
+        if 300 <= status < 400:  # a redirect the session did not follow (no usable Location)
+            raise WordPressError(
+                f"site {self.site.id} answered {method} {url} with HTTP {status} and no redirect it may follow",
+                retryable=False,
+                reason=f"answered HTTP {status}",
+                status=status,
+            )
         if status < 400:
             try:
                 return response.json()
@@ -111,6 +143,7 @@ class WordPressClient:
                     f"site {self.site.id} answered {method} {url} with something that is not JSON "
                     "(is api_url the REST API root?)",
                     retryable=False,
+                    reason=NOT_WORDPRESS,
                     status=status,
                 ) from None
         wp_code, wp_message, wp_data = _wordpress_error(response)
@@ -118,6 +151,7 @@ class WordPressClient:
             raise WordPressError(
                 f"authentication failed for site {self.site.id} (check username/app_password)",
                 retryable=False,
+                reason="authentication refused (check username/app_password)",
                 status=status,
                 wp_code=wp_code,
             )
@@ -126,6 +160,7 @@ class WordPressClient:
         raise WordPressError(
             f"site {self.site.id} answered HTTP {status} to {method} {url}{detail}",
             retryable=retryable,
+            reason=f"answered HTTP {status}",
             status=status,
             wp_code=wp_code,
             data=wp_data,
@@ -147,15 +182,21 @@ class WordPressClient:
         cache_key = (kind, name.casefold())
         if cache_key in self._term_ids:
             return self._term_ids[cache_key]
-        found = self.request("GET", f"/{kind}", params={"search": name, "per_page": 100, "context": "view"})
-        match = next((t for t in found if _same_term(t, name)), None)
+        # WordPress stores names HTML-escaped (`A &amp; B`) and searches them as stored; terms named before
+        # names were sent escaped may hold a raw `'` or `"`, so those are looked up as written too.
+        match = None
+        for search in dict.fromkeys((wordpress_text(name), name)):
+            found = self.request("GET", f"/{kind}", params={"search": search, "per_page": 100, "context": "view"})
+            match = next((t for t in found if _same_term(t, name)), None)
+            if match is not None:
+                break
         term_id = int(match["id"]) if match is not None else self._term_create(kind, name)
         self._term_ids[cache_key] = term_id
         return term_id
 
     def _term_create(self, kind: str, name: str) -> int:
         try:
-            return int(self.request("POST", f"/{kind}", json={"name": name})["id"])
+            return int(self.request("POST", f"/{kind}", json={"name": wordpress_text(name)})["id"])
         except WordPressError as error:
             # Created meanwhile (another worker), or a name search missed it: WordPress names the id.
             if error.wp_code == "term_exists" and error.data.get("term_id"):
@@ -188,7 +229,7 @@ class WordPressClient:
             "POST",
             "/posts",
             json={
-                "title": title,
+                "title": wordpress_text(title),
                 "content": content,
                 "status": status,
                 "slug": slug,
@@ -198,11 +239,22 @@ class WordPressClient:
         )
 
     def post_update(self, post_id: int, **fields: Any) -> dict:
-        return self.request("POST", f"/posts/{int(post_id)}", json=fields)
+        """Change a post's fields; the text fields (`TEXT_FIELDS`) are sent as plain text."""
+        plain = {name: wordpress_text(value) if name in TEXT_FIELDS else value for name, value in fields.items()}
+        return self.request("POST", f"/posts/{int(post_id)}", json=plain)
 
     def post_trash(self, post_id: int) -> dict:
         """Move a post to the trash (recoverable in WordPress admin for EMPTY_TRASH_DAYS)."""
         return self.request("DELETE", f"/posts/{int(post_id)}")
+
+
+def wordpress_text(text: str) -> str:
+    """`text` as plain text for a WordPress text field: `& < > " '` written as HTML entities, once.
+
+    WordPress shows a post title as stored (`the_title` does not escape it; the publishing user has
+    `unfiltered_html`, so markup there would run on the public page) and stores a term name escaped by its
+    `pre_term_name` filters, which leave entities as they are. Either way readers see exactly `text`."""
+    return html.escape(text, quote=True)
 
 
 def _same_term(term: dict, name: str) -> bool:

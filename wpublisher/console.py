@@ -3,20 +3,30 @@ as messages."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, user_passes_test
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 
-from wpublisher.exceptions import DomainError
+from wpublisher.exceptions import DomainError, ParameterInvalid
 
 
 def reviewer_required(view: Callable) -> Callable:
-    """Logged-in staff only (reviewers are Django staff users)."""
-    return login_required(user_passes_test(lambda user: user.is_staff)(view))
+    """Logged-in staff only (reviewers are Django staff users). A parameter the view cannot read
+    (wpublisher.params) is answered 400 with its code, the parameter and the rule."""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except ParameterInvalid as error:
+            return HttpResponseBadRequest(f"{error.code}: {error.message}", content_type="text/plain; charset=utf-8")
+
+    return login_required(user_passes_test(lambda user: user.is_staff)(checked))
 
 
 def render_page(request: HttpRequest, page: str, partial: str, context: dict[str, Any]) -> HttpResponse:

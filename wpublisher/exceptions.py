@@ -27,6 +27,13 @@ class ValidationFailed(DomainError):
     http_status = 422
 
 
+class ParameterInvalid(ValidationFailed):
+    """A query-string, form or URI parameter that cannot be read (wpublisher.params): answered 400, the
+    message naming the parameter and its rule."""
+
+    http_status = 400
+
+
 class Forbidden(DomainError):
     code = "FORBIDDEN"
     http_status = 403

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
 from kombu import Queue
+
+from wpublisher.files import sqlite_database_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,6 +36,8 @@ def _env_list(name: str, default: str) -> list[str]:
 DATA_DIR = Path(os.environ.get("WPUBLISHER_DATA_DIR", BASE_DIR / "var")).resolve()
 CONFIG_DIR = Path(os.environ.get("WPUBLISHER_CONFIG_DIR", BASE_DIR / "config")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+# The console's config editor keeps this many backups of each file in CONFIG_DIR/backups (older ones go).
+CONFIG_BACKUPS_KEEP = int(os.environ.get("CONFIG_BACKUPS_KEEP", "20"))
 
 
 def _secret_key() -> str:
@@ -87,6 +92,7 @@ INSTALLED_APPS = [
     "sites",
     "articles",
     "mcp_bridge",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "wpublisher.middleware.SessionIdleTimeoutMiddleware",
+    # Last: turns a sign-in refused for a lockout into the login page saying until when (wpublisher.logins).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "wpublisher.urls"
@@ -133,6 +141,8 @@ if DATABASE_URL:
         else:
             _database["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
 else:
+    # The database holds key hashes and sessions: 0600, as are its -wal and -shm files.
+    sqlite_database_private(DATA_DIR / "wpublisher.sqlite3")
     _database = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": DATA_DIR / "wpublisher.sqlite3",
@@ -234,6 +244,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # Refuses sign-ins (console /login/ and /admin/login/) of a username from an address that failed too often.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# django-axes: LOGIN_FAILURE_LIMIT failed sign-ins of one username from one address lock that pair out for
+# LOGIN_LOCKOUT_MINUTES (the page says until when; tries meanwhile do not extend it). Attempts are kept in the
+# database (SQLite or PostgreSQL alike); staff see and clear lockouts in the admin ("Access attempts").
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "wpublisher.logins.login_locked_out_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # its start-up banner on every manage.py command says nothing an operator needs
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console:dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -293,9 +319,15 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "wpublisher.logformat.JsonFormatter"},
     },
+    # Query strings in any line are logged with their values replaced: ?api_key=[redacted].
+    "filters": {"query_strings": {"()": "wpublisher.logformat.QueryStringRedactingFilter"}},
     "handlers": {
         # LOG_FORMAT=json: one JSON object a line, with agent, article and site fields.
-        "console": {"class": "logging.StreamHandler", "formatter": os.environ.get("LOG_FORMAT", "plain")},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": os.environ.get("LOG_FORMAT", "plain"),
+            "filters": ["query_strings"],
+        },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from django.contrib import messages
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from wpublisher import __version__
@@ -73,9 +73,19 @@ def _sites() -> list[dict]:
     ]
 
 
+def _staff(request: HttpRequest) -> bool:
+    """A logged-in staff user; False when the session cannot be read (the database is down)."""
+    try:
+        return bool(request.user.is_authenticated and request.user.is_staff)
+    except DatabaseError:
+        return False
+
+
 def health(request: HttpRequest) -> JsonResponse:
     """Serving status: 200 while the database answers, 503 when it does not. A worker or beat that is down
-    (serve is restarting it) degrades the status but not the code: this process still serves."""
+    (serve is restarting it) degrades the status but not the code: this process still serves. Anyone gets
+    the overall status and each check's name and status; the details (latencies, errors, the config
+    directory and its last error, processes, sites) only a logged-in staff user."""
     checks = {"database": _check(_database), "broker": _check(_broker), "channel_layer": _check(_channel_layer)}
     config = config_status()
     processes = supervision_status().as_json()
@@ -86,16 +96,23 @@ def health(request: HttpRequest) -> JsonResponse:
         and processes["status"] != "degraded"
     )
     overall = "ok" if all_ok else "degraded"
+    status = overall if healthy else "error"
+    code = 200 if healthy else 503
+    if not _staff(request):
+        named = {**checks, "config": config, "processes": processes}
+        return JsonResponse(
+            {"status": status, **{name: {"status": c["status"]} for name, c in named.items()}}, status=code
+        )
     sites = _sites() if healthy else []
     body = {
-        "status": overall if healthy else "error",
+        "status": status,
         "version": __version__,
         **checks,
         "config": config,
         "processes": processes,
         "sites": sites,
     }
-    return JsonResponse(body, status=200 if healthy else 503)
+    return JsonResponse(body, status=code)
 
 
 @reviewer_required

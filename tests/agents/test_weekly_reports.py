@@ -24,7 +24,7 @@ def test_weekly_reports_count_each_agents_week():
     first = services.article_submit(agent=writer, title="One", content_markdown="x")
     second = services.article_submit(agent=writer, title="Two", content_markdown="y")
     services.article_revise(agent=writer, article_id=first.pk, content_markdown="z")
-    services.article_approve(reviewer=Reviewer(agent=editor), article_id=first.pk)
+    services.article_approve(reviewer=Reviewer(agent=editor), article_id=first.pk, expected_revision=2)
     services.article_reject(reviewer=Reviewer(user=UserFactory()), article_id=second.pk, rejection_reason="no")
     # Everything happened last week (Wednesday noon); submitted an hour before the reviews.
     today = timezone.now().date()

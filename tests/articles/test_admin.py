@@ -63,8 +63,11 @@ def test_approve_moves_a_pending_article_to_publishing_and_queues_it(
     admin_client, queued, django_capture_on_commit_callbacks
 ):
     article = ArticleFactory()
+    page = run_action(admin_client, "approve_selected", article, index=0)
+    assert page.status_code == 200 and f"revision {article.revision_number}, by" in page.text
+    assert Article.objects.get(pk=article.pk).status == S.PENDING_REVIEW  # nothing until confirmed
     with django_capture_on_commit_callbacks(execute=True):
-        response = run_action(admin_client, "approve_selected", article, index=0)
+        response = confirm_action(admin_client, "approve_selected", article, **{f"revision_{article.pk}": 1})
     article.refresh_from_db()
     assert article.status == S.PUBLISHING
     assert article.reviewed_by.username == "admin"
@@ -79,7 +82,13 @@ def test_approving_a_published_article_reports_the_domain_error_and_changes_noth
     pending = ArticleFactory()
     audit_rows = AuditLog.objects.count()
     with django_capture_on_commit_callbacks(execute=True):
-        response = run_action(admin_client, "approve_selected", published, pending, index=0)
+        response = confirm_action(
+            admin_client,
+            "approve_selected",
+            published,
+            pending,
+            **{f"revision_{published.pk}": 1, f"revision_{pending.pk}": 1},
+        )
     published.refresh_from_db()
     assert published.status == S.PUBLISHED and published.reviewed_by is None
     assert queued == [pending.pk]  # the other selected article still went through
@@ -214,7 +223,10 @@ def test_the_preview_cleans_html_that_bypassed_the_services(admin_client):
 
 def test_action_messages_escape_agent_titles(admin_client, django_capture_on_commit_callbacks):
     article = ArticleFactory(title='<img src="x" onerror="alert(1)">')
+    page = run_action(admin_client, "approve_selected", article, index=0)
+    assert "&lt;img src=&quot;x&quot; onerror=&quot;alert(1)&quot;&gt;" in page.text  # the confirmation page
+    assert '<img src="x"' not in page.text
     with django_capture_on_commit_callbacks(execute=True):
-        response = run_action(admin_client, "approve_selected", article, index=0)
+        response = confirm_action(admin_client, "approve_selected", article, **{f"revision_{article.pk}": 1})
     assert "&lt;img src=&quot;x&quot; onerror=&quot;alert(1)&quot;&gt;" in response.text
     _assert_no_active_content(response.text)

@@ -73,7 +73,12 @@ def test_a_post_without_the_csrf_token_is_refused(reviewer, queued):
     assert (response.status_code, response.json()) == (403, {"detail": "CSRF check Failed"})
     article.refresh_from_db()
     assert article.status == S.PENDING_REVIEW
-    response = browser.generic("POST", f"/api/articles/{article.pk}/approve", headers={"X-CSRFToken": token})
+    response = browser.post(
+        f"/api/articles/{article.pk}/approve",
+        {"expected_revision": 1},
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
     assert response.status_code == 200 and response.json()["status"] == S.PUBLISHING
 
 
@@ -215,7 +220,9 @@ def test_approve_moves_to_publishing_records_the_reviewer_and_queues_the_publish
 ):
     article = ArticleFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(staff, f"/api/articles/{article.pk}/approve", {"reviewer_notes": "  good  "})
+        response = post(
+            staff, f"/api/articles/{article.pk}/approve", {"expected_revision": 1, "reviewer_notes": "  good  "}
+        )
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["reviewer_notes"]) == ("publishing", "good")
@@ -227,10 +234,10 @@ def test_approve_moves_to_publishing_records_the_reviewer_and_queues_the_publish
     assert audit.username == "alice"
 
 
-def test_approve_needs_no_body(staff, queued, django_capture_on_commit_callbacks):
+def test_approve_needs_only_the_revision_read(staff, queued, django_capture_on_commit_callbacks):
     article = ArticleFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        response = post(staff, f"/api/articles/{article.pk}/approve")
+        response = post(staff, f"/api/articles/{article.pk}/approve", {"expected_revision": 1})
     assert (response.status_code, response.json()["reviewer_notes"]) == (200, None)
     assert queued == [article.pk]
 
@@ -238,8 +245,8 @@ def test_approve_needs_no_body(staff, queued, django_capture_on_commit_callbacks
 def test_approving_twice_is_an_invalid_transition(staff, queued, django_capture_on_commit_callbacks):
     article = ArticleFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        assert post(staff, f"/api/articles/{article.pk}/approve").status_code == 200
-        response = post(staff, f"/api/articles/{article.pk}/approve")
+        assert post(staff, f"/api/articles/{article.pk}/approve", {"expected_revision": 1}).status_code == 200
+        response = post(staff, f"/api/articles/{article.pk}/approve", {"expected_revision": 1})
     assert response.status_code == 409
     assert response.json() == {
         "code": "INVALID_TRANSITION",
@@ -268,7 +275,9 @@ def test_approve_with_the_current_revision_succeeds(staff):
 
 def test_approve_refuses_notes_over_the_limit(staff):
     article = ArticleFactory()
-    response = post(staff, f"/api/articles/{article.pk}/approve", {"reviewer_notes": "x" * 2001})
+    response = post(
+        staff, f"/api/articles/{article.pk}/approve", {"expected_revision": 1, "reviewer_notes": "x" * 2001}
+    )
     assert response.status_code == 422
     assert response.json() == {
         "code": "VALIDATION_ERROR",
@@ -279,13 +288,13 @@ def test_approve_refuses_notes_over_the_limit(staff):
 
 def test_approve_refuses_an_article_whose_site_is_inactive(staff):
     article = ArticleFactory(target_site=SiteFactory(id="gone", is_active=False))
-    response = post(staff, f"/api/articles/{article.pk}/approve")
+    response = post(staff, f"/api/articles/{article.pk}/approve", {"expected_revision": 1})
     assert response.status_code == 404
     assert response.json()["code"] == "SITE_NOT_FOUND" and response.json()["field"] == "target_site"
 
 
 def test_approve_an_unknown_article_is_404(staff):
-    response = post(staff, "/api/articles/424242/approve")
+    response = post(staff, "/api/articles/424242/approve", {"expected_revision": 1})
     assert (response.status_code, response.json()["code"]) == (404, "ARTICLE_NOT_FOUND")
 
 

@@ -98,7 +98,7 @@ def test_batch_approve_reports_each_article(reviewer_client):
     ids = [article_submit(agent=writer, title=f"A{n}", content_markdown="x").pk for n in range(3)]
     Article.objects.filter(pk=ids[2]).update(status=ArticleStatus.REJECTED)
     response = reviewer_client.post(
-        "/articles/batch", {"action": "approve", "article": [str(i) for i in ids]}, headers={"HX-Request": "true"}
+        "/articles/batch", {"action": "approve", "article": [f"{i}:1" for i in ids]}, headers={"HX-Request": "true"}
     )
     text = response.content.decode()
     assert f"article {ids[0]} approved" in text and f"article {ids[1]} approved" in text

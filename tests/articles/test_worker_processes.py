@@ -20,7 +20,7 @@ from django.contrib.auth.models import User
 writer = Agent.objects.get(pk="writer")
 article = article_submit(agent=writer, title={title!r}, content_markdown="Body", target_site="wp1")
 reviewer, _ = User.objects.get_or_create(username="reviewer")
-article_approve(reviewer=Reviewer(user=reviewer), article_id=article.pk)
+article_approve(reviewer=Reviewer(user=reviewer), article_id=article.pk, expected_revision=1)
 result = article.pk
 """
 STATE = """

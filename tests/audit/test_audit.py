@@ -46,7 +46,9 @@ def test_no_secret_reaches_an_audit_row_or_a_log_line(loaded_config, config_file
         content_markdown=f"Password: {CANARY_PASSWORD}",
         agent_metadata={"note": CANARY_KEY},
     )
-    articles.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, notes=CANARY_PASSWORD)
+    articles.article_approve(
+        reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=1, notes=CANARY_PASSWORD
+    )
     _, rotated = agent_key_rotate(agent_id="writer", grace_seconds=0)
     agent_key_revoke(agent_id="writer")
     config_files.write_text("sites.yml", f"sites:\n  - id: blog\n    app_password: {CANARY_PASSWORD}\n")
@@ -68,7 +70,9 @@ def test_every_workflow_step_is_audited_with_its_actors(loaded_config):
     writer = Agent.objects.get(pk="writer")
     article = articles.article_submit(agent=writer, title="T", content_markdown="x")
     articles.article_revise(agent=writer, article_id=article.pk, content_markdown="y", note="typo")
-    articles.article_approve(reviewer=Reviewer(user=UserFactory(username="bob")), article_id=article.pk)
+    articles.article_approve(
+        reviewer=Reviewer(user=UserFactory(username="bob")), article_id=article.pk, expected_revision=2
+    )
     rows = list(AuditLog.objects.filter(article_id=article.pk).order_by("id"))
     assert [(r.event_type, r.category, r.agent_id, r.username, r.site_id) for r in rows] == [
         ("article_submitted", "content", "writer", "", "blog"),

@@ -93,7 +93,7 @@ def world(tmp_path_factory) -> World:
         tmp_path_factory.mktemp("mcp"),
         MAIN_AGENTS,
         global_settings={"max_concurrent_agents": 50},
-        system={"rate_limits": {"tool_calls_per_minute": 10000}},
+        system={"rate_limits": {"tool_calls_per_minute": 10000, "sessions_per_agent": 1000}},
     )
     yield created
     created.deployment.close()

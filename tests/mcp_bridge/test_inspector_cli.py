@@ -202,7 +202,9 @@ def test_a_tool_error_surfaces_with_its_code(world, cli):
     assert article_count(world, content_markdown="Never stored") == 0
 
     mine = ok(cli.call(world.keys["writer"], "submit_article", "title=Mine", "content_markdown=x"))
-    forbidden = cli.call(world.keys["writer"], "approve_article", f"article_id={mine['structuredContent']['id']}")
+    forbidden = cli.call(
+        world.keys["writer"], "approve_article", f"article_id={mine['structuredContent']['id']}", "expected_revision=1"
+    )
     assert forbidden.returncode == EXIT_TOOL_ERROR, str(forbidden)
     assert "FORBIDDEN: agent writer lacks the scope article:review" in forbidden.result["content"][0]["text"]
 

@@ -30,7 +30,7 @@ def set_scopes(world, scopes: list[str]) -> None:
 
 
 async def approve_error(client) -> str:
-    result = await client.call_tool("approve_article", {"article_id": 999_999})
+    result = await client.call_tool("approve_article", {"article_id": 999_999, "expected_revision": 1})
     assert result.is_error
     return result.content[0].text
 

@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from agents.exceptions import RateLimited
-from agents.throttling import agent_tool_call_allow, client_ip_auth_failure_record, client_ip_check
+from agents.throttling import agent_request_allow, client_ip_auth_failure_record, client_ip_check
 from audit.models import AuditLog
 from mcp_bridge.asgi import client_ip, is_mcp_path
 from mcp_bridge.exceptions import TooManyAgents
@@ -156,12 +156,12 @@ def test_tool_calls_are_limited_per_agent_and_audited_once(loaded_config):
     errors = 0
     for _ in range(7):
         try:
-            agent_tool_call_allow(agent_id="a")
+            agent_request_allow(agent_id="a")
         except RateLimited as error:
             errors += 1
             assert error.code == "RATE_LIMITED" and 1 <= error.retry_after <= 60
     assert errors >= 3  # 2 a minute: at most 4 of 7 pass even across a minute boundary
-    agent_tool_call_allow(agent_id="other")  # another agent has its own budget
+    agent_request_allow(agent_id="other")  # another agent has its own budget
     assert 1 <= AuditLog.objects.filter(event_type="rate_limited").count() <= 2
 
 

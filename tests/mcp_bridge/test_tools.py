@@ -100,7 +100,9 @@ async def test_list_articles_filters_and_pages(world):
         assert [a["id"] for a in first["articles"] + second["articles"]] == ids[::-1]
         pending = await call(client, "list_articles", agent_id="narrow", status="pending_review", limit=100)
         assert len(pending["articles"]) == 3
-        assert await error(client, "list_articles", limit=101) == "VALIDATION_ERROR: limit must be 1 to 100 (got 101)"
+        assert await error(client, "list_articles", limit=101) == (
+            "VALIDATION_ERROR: limit: must be an integer from 1 to 100"
+        )
 
 
 async def test_error_codes_name_the_field_or_rule(world):
@@ -121,7 +123,7 @@ async def test_error_codes_name_the_field_or_rule(world):
             "AGENT_NOT_FOUND: agent 'ghost' not found or inactive"
         )
         assert await error(narrow, "get_article", article_id=999999) == "ARTICLE_NOT_FOUND: article 999999 not found"
-        assert (await error(narrow, "approve_article", article_id=1)).startswith(
+        assert (await error(narrow, "approve_article", article_id=1, expected_revision=1)).startswith(
             "FORBIDDEN: agent narrow lacks the scope article:review"
         )
 
@@ -129,7 +131,9 @@ async def test_error_codes_name_the_field_or_rule(world):
 async def test_review_by_an_agent_and_invalid_transitions(world):
     async with connect(world, "writer") as writer, connect(world, "editor") as editor:
         article = await call(writer, "submit_article", title="To review", content_markdown="x")
-        approved = await call(editor, "approve_article", article_id=article["id"], reviewer_notes="fine")
+        approved = await call(
+            editor, "approve_article", article_id=article["id"], expected_revision=1, reviewer_notes="fine"
+        )
         assert (approved["status"], approved["reviewer_notes"]) == ("publishing", "fine")
         assert await error(editor, "reject_article", article_id=article["id"], rejection_reason="late") == (
             f"INVALID_TRANSITION: article {article['id']} is publishing; only pending_review articles can be rejected"
@@ -145,7 +149,7 @@ async def test_review_by_an_agent_and_invalid_transitions(world):
 async def test_no_agent_approves_its_own_article(world):
     async with connect(world, "editor") as editor:
         own = await call(editor, "submit_article", title="Mine", content_markdown="x")
-        assert await error(editor, "approve_article", article_id=own["id"]) == (
+        assert await error(editor, "approve_article", article_id=own["id"], expected_revision=1) == (
             f"FORBIDDEN: agent editor cannot approve its own article {own['id']}"
         )
         assert (await call(editor, "get_article_status", article_id=own["id"]))["status"] == "pending_review"

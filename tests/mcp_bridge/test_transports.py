@@ -33,7 +33,7 @@ async def test_an_agent_works_the_same_over_every_transport(world, transport, mo
         assert article["submitting_agent"] == "seo"
         status = await client.call_tool("get_article_status", {"article_id": article["id"]})
         assert status.structured_content["status"] == "pending_review"
-        refused = await client.call_tool("approve_article", {"article_id": article["id"]})
+        refused = await client.call_tool("approve_article", {"article_id": article["id"], "expected_revision": 1})
         assert refused.is_error and "FORBIDDEN: agent seo lacks the scope article:review" in refused.content[0].text
         resource = await client.read_resource(f"article://{article['id']}")
         assert json.loads(resource.contents[0].text)["title"] == f"Over {transport}"

@@ -54,6 +54,7 @@ def test_list_has_each_site_with_its_health(staff):
     assert blog["health"] == {
         "status": "healthy",
         "message": "authenticated as publisher",
+        "detail": "",
         "latency_ms": 12.0,
         "last_check": None,
     }

@@ -43,7 +43,8 @@ def test_a_site_that_authenticates_quickly_is_healthy(site):
 def test_a_refused_password_is_an_error(site):
     result = services.site_health_check(site_id=site(app_password="nope nope nope nope nope nope"))
     assert result.health_status == "error"
-    assert result.health_message == "authentication failed for site blog (check username/app_password)"
+    assert result.health_message == "authentication refused (check username/app_password)"
+    assert result.health_detail == "authentication failed for site blog (check username/app_password)"
 
 
 def test_an_unreachable_site_is_an_error(site, fake_wp):
@@ -70,7 +71,7 @@ def test_server_trouble_is_a_warning(site, fake_wp, failure, message):
 def test_a_slow_answer_is_a_warning(site, fake_wp, monkeypatch):
     site_id = site()
     monkeypatch.setattr(services, "SLOW_ANSWER_MS", 100.0)
-    fake_wp.fail("GET", "/users/me", Failure(status=200, body={"slug": "publisher"}, delay=0.3))
+    fake_wp.fail("GET", "/users/me", Failure(status=200, body={"id": 1, "slug": "publisher"}, delay=0.3))
     result = services.site_health_check(site_id=site_id)
     assert result.health_status == "warning" and result.health_message.startswith("slow: authenticated as publisher in")
 

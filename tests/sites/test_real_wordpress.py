@@ -47,7 +47,7 @@ def unique(label: str) -> str:
 
 def approve(article_id: int, capture) -> object:
     with capture(execute=True):
-        services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article_id)
+        services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article_id, expected_revision=1)
     return services.Article.objects.get(pk=article_id)
 
 
@@ -130,7 +130,8 @@ def test_a_wrong_application_password_fails_publishing_and_health(wordpress, dja
     message = "authentication failed for site wp1 (check username/app_password)"
     assert (article.status, article.publish_error_message) == (S.PUBLISH_FAILED, message)
     site = site_health_check(site_id="wp1")
-    assert (site.health_status, site.health_message) == ("error", message)
+    assert (site.health_status, site.health_detail) == ("error", message)
+    assert site.health_message == "authentication refused (check username/app_password)"
 
 
 def test_health_checks_record_healthy_and_unreachable_sites(wordpress, real_wordpress):

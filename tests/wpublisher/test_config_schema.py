@@ -29,7 +29,7 @@ from wpublisher.config.schema import (
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "config" / "examples"
 KEY_A, KEY_B, KEY_C = (key_generate()[1] for _ in range(3))
 PASSWORD = "abcd efgh ijkl mnop qrst uvwx"
-ENV = {"TECH_BLOG_APP_PASSWORD": PASSWORD}
+ENV = {"WPUBLISHER_TECH_BLOG_APP_PASSWORD": PASSWORD}
 ID_RULE = "must be 1-50 characters of a-z, 0-9, '.', '_' and '-'"
 KNOWN = ", ".join(KNOWN_SCOPES)
 
@@ -46,7 +46,7 @@ def _site(**fields: Any) -> dict[str, Any]:
         "name": "Tech Blog",
         "api_url": "https://tech.example.com/wp-json/wp/v2",
         "username": "publisher",
-        "app_password": "${TECH_BLOG_APP_PASSWORD}",
+        "app_password": "${WPUBLISHER_TECH_BLOG_APP_PASSWORD}",
         **fields,
     }
     return {k: v for k, v in entry.items() if v is not None}
@@ -202,8 +202,8 @@ def test_created_at_becomes_an_aware_datetime(value, expected):
 
 
 def test_environment_references_are_resolved():
-    environ = {"WRITER_KEY": f"  {KEY_A}\n", "TECH_BLOG_APP_PASSWORD": f" {PASSWORD} "}
-    config = _parse(environ, agents=[_agent(api_key="${WRITER_KEY}")], sites=[_site()])
+    environ = {"WPUBLISHER_WRITER_KEY": f"  {KEY_A}\n", "WPUBLISHER_TECH_BLOG_APP_PASSWORD": f" {PASSWORD} "}
+    config = _parse(environ, agents=[_agent(api_key="${WPUBLISHER_WRITER_KEY}")], sites=[_site()])
     assert config.agents[0].keys[0].secret == KEY_A
     assert config.sites[0].app_password == PASSWORD
 
@@ -225,10 +225,10 @@ def test_api_keys_lines_add_keys_and_scopes_to_agents():
         agents=[_agent(api_key=None), _agent(id="seo-optimizer-002", api_key=KEY_B, scopes=["article:read"])],
         api_keys=(
             f"{KEY_A}:ai-writer-001:article:revise, article:read\n"
-            "${EXTRA_KEY}:seo-optimizer-002:\n"
+            "${WPUBLISHER_EXTRA_KEY}:seo-optimizer-002:\n"
             f"{KEY_C}:new-client:\n"
         ),
-        environ={**ENV, "EXTRA_KEY": "extra-" + KEY_C[::-1]},
+        environ={**ENV, "WPUBLISHER_EXTRA_KEY": "extra-" + KEY_C[::-1]},
     )
     writer, seo, new = config.agents
     assert writer.scopes == ("article:revise", "article:read")
@@ -262,7 +262,11 @@ def test_api_keys_lines_for_one_new_client_accumulate():
         ([_agent()], ":writer:article:read\n", "api_keys.txt: line 1: expected token:client_id:scopes"),
         ([_agent()], f"{KEY_B}:Writer One:\n", f"api_keys.txt: line 1: client_id {ID_RULE}"),
         ([_agent()], "short-token:bot:\n", "api_keys.txt: line 1: shorter than 32 characters"),
-        ([_agent()], "${NOPE}:bot:\n", "api_keys.txt: line 1: environment variable NOPE is not set"),
+        (
+            [_agent()],
+            "${WPUBLISHER_NOPE}:bot:\n",
+            "api_keys.txt: line 1: environment variable WPUBLISHER_NOPE is not set",
+        ),
         (
             [_agent()],
             f"{KEY_B}:bot:article:delete\n",
@@ -319,8 +323,14 @@ def test_api_keys_problems(agents, api_keys, expected):
         ({"api_key": KEY_A[:20] + " " + KEY_A[20:]}, "agents[0].api_key: must not contain whitespace or ':'"),
         ({"api_key": KEY_A + ":x"}, "agents[0].api_key: must not contain whitespace or ':'"),
         ({"api_key": 12345}, "agents[0].api_key: expected a string"),
-        ({"api_key": "${MISSING_KEY}"}, "agents[0].api_key: environment variable MISSING_KEY is not set"),
-        ({"api_key": "${EMPTY_KEY}"}, "agents[0].api_key: environment variable EMPTY_KEY is empty"),
+        (
+            {"api_key": "${WPUBLISHER_MISSING_KEY}"},
+            "agents[0].api_key: environment variable WPUBLISHER_MISSING_KEY is not set",
+        ),
+        (
+            {"api_key": "${WPUBLISHER_EMPTY_KEY}"},
+            "agents[0].api_key: environment variable WPUBLISHER_EMPTY_KEY is empty",
+        ),
         ({"api_key": "sk-${PART}"}, "agents[0].api_key: a ${NAME} reference must be the whole value"),
         ({"api_key_hash": "lit_x:y"}, "agents[0]: give either api_key or api_key_hash, not both"),
         (
@@ -331,7 +341,9 @@ def test_api_keys_problems(agents, api_keys, expected):
     ],
 )
 def test_agent_field_problems(fields, expected):
-    assert _problems(agents=[_agent(**fields)], environ={**ENV, "EMPTY_KEY": " "}) == [f"agents.yml: {expected}"]
+    assert _problems(agents=[_agent(**fields)], environ={**ENV, "WPUBLISHER_EMPTY_KEY": " "}) == [
+        f"agents.yml: {expected}"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -418,7 +430,10 @@ def test_allowed_sites_are_not_checked_without_a_site_list():
         ),
         ({"username": None}, "sites[0].username: required"),
         ({"app_password": None}, "sites[0].app_password: required"),
-        ({"app_password": "${NOPE}"}, "sites[0].app_password: environment variable NOPE is not set"),
+        (
+            {"app_password": "${WPUBLISHER_NOPE}"},
+            "sites[0].app_password: environment variable WPUBLISHER_NOPE is not set",
+        ),
         ({"default_category": 3}, "sites[0].default_category: expected a string"),
         ({"default_tags": ["a", 3]}, "sites[0].default_tags[1]: expected a string"),
         ({"default_tags": 3}, "sites[0].default_tags: expected a list"),
@@ -457,7 +472,9 @@ def test_site_field_problems(fields, expected):
 
 def test_site_app_password_from_an_unset_variable():
     problems = _problems(sites=[_personal_site(), _site()], environ={})
-    assert problems == ["sites.yml: sites[1].app_password: environment variable TECH_BLOG_APP_PASSWORD is not set"]
+    assert problems == [
+        "sites.yml: sites[1].app_password: environment variable WPUBLISHER_TECH_BLOG_APP_PASSWORD is not set"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -576,17 +593,17 @@ def test_no_message_contains_a_secret():
     canary_password = "canary-pw-Zx9-secret"
     agents = [_agent(api_key=canary_key), _agent(id="second", api_key=canary_key)]
     sites = [
-        _site(app_password="${BLANK_PASSWORD}"),
+        _site(app_password="${WPUBLISHER_BLANK_PASSWORD}"),
         _personal_site(app_password=f"{canary_password}-${{X}}"),
     ]
     system = f"limits:\n  max_tags: {canary_password}\n  max_tag_length: '{canary_key}\n"
     api_keys = f"{canary_key}\n{canary_key}:third:\n{canary_key}:fourth:article:delete\n"
-    environ = {"BLANK_PASSWORD": " ", "X": canary_password}
+    environ = {"WPUBLISHER_BLANK_PASSWORD": " ", "X": canary_password}
     problems = _problems(environ, agents=agents, sites=sites, system=system, api_keys=api_keys)
 
     assert problems == [
         "agents.yml: agents[1].api_key: same key as agents[0].api_key",
-        "sites.yml: sites[0].app_password: environment variable BLANK_PASSWORD is empty",
+        "sites.yml: sites[0].app_password: environment variable WPUBLISHER_BLANK_PASSWORD is empty",
         "sites.yml: sites[1].app_password: a ${NAME} reference must be the whole value",
         "system.yml: line 4, column 1: found unexpected end of stream",
         "api_keys.txt: line 1: expected token:client_id:scopes",
@@ -600,7 +617,12 @@ def test_no_message_contains_a_secret():
 
 def test_config_read_parses_the_example_files():
     environ = {
-        name: key_generate()[1] for name in ("AI_WRITER_001_KEY", "SEO_OPTIMIZER_002_KEY", "CONTENT_EDITOR_003_KEY")
+        name: key_generate()[1]
+        for name in (
+            "WPUBLISHER_AI_WRITER_001_KEY",
+            "WPUBLISHER_SEO_OPTIMIZER_002_KEY",
+            "WPUBLISHER_CONTENT_EDITOR_003_KEY",
+        )
     }
     config = config_read(EXAMPLE_DIR, environ=environ)
 

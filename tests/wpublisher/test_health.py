@@ -4,13 +4,21 @@ import pytest
 from django.db import connection
 
 from tests.conftest import agent_entry, site_entry
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_health_reports_database_broker_and_config(client, loaded_config):
+@pytest.fixture
+def staff(client):
+    """/health gives its details to logged-in staff only (anonymous: status and check names)."""
+    client.force_login(UserFactory())
+    return client
+
+
+def test_health_reports_database_broker_and_config(staff, loaded_config):
     loaded_config(agents=[agent_entry("a")], sites=[site_entry("s")])
-    response = client.get("/health")
+    response = staff.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -19,12 +27,12 @@ def test_health_reports_database_broker_and_config(client, loaded_config):
     assert body["config"]["status"] == "ok" and body["config"]["agents"] == 1
 
 
-def test_health_is_503_when_the_database_does_not_answer(client, monkeypatch):
+def test_health_is_503_when_the_database_does_not_answer(staff, monkeypatch):
     def broken():
         raise ConnectionError("database is down")
 
     monkeypatch.setattr("wpublisher.views._database", broken)
-    response = client.get("/health")
+    response = staff.get("/health")
     assert response.status_code == 503
     assert response.json()["database"] == {
         "status": "error",
@@ -40,12 +48,12 @@ def test_health_without_config_says_so(client, settings, tmp_path):
     assert body["config"]["status"] == "error"
 
 
-def test_health_reports_the_channel_layer_and_each_sites_health(client, loaded_config):
+def test_health_reports_the_channel_layer_and_each_sites_health(staff, loaded_config):
     from sites.models import Site
 
     loaded_config(agents=[agent_entry("a")], sites=[site_entry("s1"), site_entry("s2")])
     Site.objects.filter(pk="s1").update(health_status="error", health_latency_ms=12.5)
-    body = client.get("/health").json()
+    body = staff.get("/health").json()
     assert body["channel_layer"]["status"] == "ok" and body["channel_layer"]["backend"]
     assert [(s["id"], s["status"], s["latency_ms"]) for s in body["sites"]] == [
         ("s1", "error", 12.5),

@@ -36,8 +36,8 @@ writer = Agent.objects.get(pk="a")
 ids = [article_submit(agent=writer, title=f"Article {{n}}", content_markdown="# Hi", target_site="b").pk
        for n in range(8)]
 article_reject(reviewer=reviewer, article_id=ids[1], rejection_reason="off topic")
-article_approve(reviewer=reviewer, article_id=ids[2])
-article_approve(reviewer=reviewer, article_id=ids[3])
+article_approve(reviewer=reviewer, article_id=ids[2], expected_revision=1)
+article_approve(reviewer=reviewer, article_id=ids[3], expected_revision=1)
 article_publish_fail(article_id=ids[3], error="site b unreachable")
 result = ids
 """

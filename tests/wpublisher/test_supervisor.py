@@ -9,6 +9,7 @@ runs: daphne, a Celery worker and beat of a deployment of their own, killed with
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -155,6 +157,7 @@ def test_an_unreadable_state_file_is_unknown(tmp_path):
 @pytest.mark.django_db
 def test_health_reports_the_processes_and_a_down_one_degrades_it_with_200(client, loaded_config, settings, tmp_path):
     loaded_config(agents=[agent_entry("a")], sites=[site_entry("s")])
+    client.force_login(UserFactory())  # the processes are a detail for staff
     settings.DATA_DIR = tmp_path
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["processes"]["status"] == "unsupervised"
@@ -389,12 +392,26 @@ def test_children_do_not_outlive_a_supervisor_killed_with_sigkill(tmp_path):
 # --- manage.py serve, for real ------------------------------------------------------------------------------
 
 
-def _get(url: str, timeout: float = 5) -> tuple[int, str]:
+def _get(url: str, timeout: float = 5, opener: urllib.request.OpenerDirector | None = None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with (opener.open if opener else urllib.request.urlopen)(url, timeout=timeout) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
+
+
+def _staff_opener(url: str, username: str, password: str) -> urllib.request.OpenerDirector:
+    """A client logged in to the console: /health shows the processes to staff only."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{url}/login/", timeout=10) as response:
+        response.read()
+    token = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+    form = {"username": username, "password": password, "csrfmiddlewaretoken": token}
+    with opener.open(f"{url}/login/", data=urllib.parse.urlencode(form).encode(), timeout=10) as response:
+        response.read()
+    assert any(cookie.name == "sessionid" for cookie in jar), "the reviewer could not log in"
+    return opener
 
 
 def _group(pgid: int) -> list[int]:
@@ -430,6 +447,14 @@ class Served:
     def __init__(self, world: Deployment, port: int, process: subprocess.Popen, log: Path, password: str):
         self.world, self.port, self.process, self.log, self.password = world, port, process, log, password
         self.marker = f"WPUBLISHER_DATA_DIR={world.env['WPUBLISHER_DATA_DIR']}\0"
+        self._opener: urllib.request.OpenerDirector | None = None
+
+    @property
+    def opener(self) -> urllib.request.OpenerDirector:
+        """Logged in as the reviewer `init --reviewer` created (on first use, once serve answers)."""
+        if self._opener is None:
+            self._opener = _staff_opener(self.url, "alice", self.password)
+        return self._opener
 
     @property
     def url(self) -> str:
@@ -437,7 +462,7 @@ class Served:
 
     def health(self) -> dict | None:
         try:
-            status, body = _get(f"{self.url}/health")
+            status, body = _get(f"{self.url}/health", opener=self.opener)
         except OSError:
             return None
         return json.loads(body) if status == 200 else None
@@ -453,14 +478,15 @@ class Served:
 class HealthPoller(threading.Thread):
     """/health every 0.1 s while a child restarts: every answer must come, and be a 200."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, opener: urllib.request.OpenerDirector | None = None):
         super().__init__(daemon=True)
         self.url, self.answers, self.failures, self._done = url, [], [], threading.Event()
+        self.opener = opener
 
     def run(self) -> None:
         while not self._done.is_set():
             try:
-                status, body = _get(f"{self.url}/health", timeout=10)
+                status, body = _get(f"{self.url}/health", timeout=10, opener=self.opener)
                 self.answers.append((status, json.loads(body)["processes"]))
             except OSError as error:
                 self.failures.append(repr(error))
@@ -515,7 +541,7 @@ def _kill_and_watch_restart(served: Served, name: str) -> tuple[dict, dict, Heal
     """SIGKILL the child's main process while /health is polled (the poller still runs when this returns);
     returns the child's state before and once restarted, and when it was killed."""
     before = served.child(name)
-    poller = HealthPoller(served.url)
+    poller = HealthPoller(served.url, served.opener)
     poller.start()
     time.sleep(0.3)
     killed = time.monotonic()

@@ -23,6 +23,8 @@ from urllib.parse import SplitResult, urlsplit
 import yaml
 
 from agents.keys import hash_spec_parse, key_lookup_id, key_strength_problem
+from sites.exceptions import URLRefused
+from sites.urlguard import url_guard_check
 from wpublisher.exceptions import DomainError
 
 KNOWN_SCOPES = ("article:submit", "article:read", "article:revise", "article:review")
@@ -97,6 +99,9 @@ class SiteConfig:
     idle_timeout: int = 300
     health_check_interval: int = 60
     is_default: bool = False
+    # False: every `[` of the HTML sent to the site is written `&#91;`, so WordPress runs no shortcode
+    # (`[embed]` would make the site fetch a URL) and readers see the brackets as written.
+    allow_shortcodes: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,9 @@ class SystemSettings:
     auth_block_duration: int = 3600
     tool_calls_per_minute: int = 120
     audit_retention_days: int = 90
+    sessions_per_agent: int = 20
+    submissions_per_day: int = 200
+    storage_mb_per_day: int = 50
 
 
 @dataclass(frozen=True)
@@ -160,8 +168,8 @@ class Config:
 def config_parse(texts: Mapping[str, str | None], *, environ: Mapping[str, str]) -> Config:
     """Validate file contents (file name -> text, None when the file is absent) into a Config.
 
-    `${NAME}` references in api keys and app passwords are resolved from `environ`.
-    Raises ConfigInvalid with every problem found."""
+    `${NAME}` references in api keys and app passwords are resolved from `environ`; only names that start
+    with ENV_REFERENCE_PREFIX may be referenced. Raises ConfigInvalid with every problem found."""
     return _parse(texts, environ, _Report(), not_found="file not found")
 
 
@@ -176,6 +184,9 @@ _FILES = (AGENTS_FILE, SITES_FILE, SYSTEM_FILE, API_KEYS_FILE)  # also the finge
 ID_RE = re.compile(r"[a-z0-9._-]{1,50}")
 _ID_RULE = "must be 1-50 characters of a-z, 0-9, '.', '_' and '-'"
 _ENV_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `${NAME}` references may name only variables meant for the config files: a reference to any variable
+# would send the server's own secrets (SECRET_KEY, DATABASE_URL, ...) wherever an edited file says.
+ENV_REFERENCE_PREFIX = "WPUBLISHER_"
 _WP_API_PATH = "/wp-json/wp/v2"
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 _KEY_HASH_FORMAT = "expected '<lookup id>:<bcrypt hash>' as printed by 'manage.py agent_key hash'"
@@ -196,7 +207,15 @@ _SYSTEM_FIELDS: dict[str, dict[str, tuple[str, int, int]]] = {
         "auth_failure_window": ("auth_failure_window", 1, _DAY),
         "auth_block_duration": ("auth_block_duration", 1, 7 * _DAY),
     },
-    "rate_limits": {"tool_calls_per_minute": ("tool_calls_per_minute", 1, 10_000)},
+    "rate_limits": {
+        "tool_calls_per_minute": ("tool_calls_per_minute", 1, 10_000),
+        "sessions_per_agent": ("sessions_per_agent", 1, 1000),
+    },
+    # Per agent and per UTC day; revisions count toward storage.
+    "quotas": {
+        "submissions_per_day": ("submissions_per_day", 1, 1_000_000),
+        "storage_mb_per_day": ("storage_mb_per_day", 1, 1_000_000),
+    },
     "audit": {"retention_days": ("audit_retention_days", 1, 3650)},
 }
 
@@ -431,7 +450,42 @@ def _yaml_root(report: _Report, name: str, text: str | None) -> _Node | None:
     except yaml.YAMLError as exc:
         report.add(name, _yaml_problem(exc))
         return None
-    return _Node.of(_Place(report, name, ""), {} if data is None else data)
+    root = _Place(report, name, "")
+    if _surrogates_report(root, data):  # a file that cannot be read as text, like one that is not YAML
+        return None
+    return _Node.of(root, {} if data is None else data)
+
+
+# A "\ud800" escape in a double-quoted YAML string is a lone UTF-16 surrogate: a str no encoder writes (key
+# ids, bcrypt, the database, a log line or the console would fail on it).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _surrogate_problem(value: str) -> str | None:
+    found = _SURROGATE.search(value)
+    return None if found is None else f"contains an invalid character (lone surrogate \\u{ord(found[0]):04x})"
+
+
+def _surrogates_report(place: _Place, value: Any) -> bool:
+    """Report every string of the loaded YAML (mapping keys too) holding a lone surrogate; True if any.
+    Every string the loader reads comes through here, so no reader meets one."""
+    if isinstance(value, str):
+        problem = _surrogate_problem(value)
+        if problem:
+            place.error(problem)
+        return problem is not None
+    found = False
+    if isinstance(value, dict):
+        for key, item in value.items():
+            shown = key.encode("utf-8", "backslashreplace").decode() if isinstance(key, str) else key
+            if isinstance(key, str) and _surrogate_problem(key):
+                place.key(shown).error(f"the key {_surrogate_problem(key)}")
+                found = True
+            found = _surrogates_report(place.key(shown), item) or found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _surrogates_report(place.index(index), item) or found
+    return found
 
 
 def _yaml_load(text: str) -> Any:
@@ -526,12 +580,21 @@ def _secret_resolve(place: _Place, value: str, environ: Mapping[str, str]) -> st
             return None
         return value
     name = match.group(1)
+    if not name.startswith(ENV_REFERENCE_PREFIX) or name == ENV_REFERENCE_PREFIX:
+        place.error(
+            f"environment variable {name} is not allowed: a ${{NAME}} reference must name a variable "
+            f"starting with {ENV_REFERENCE_PREFIX}"
+        )
+        return None
     if name not in environ:
         place.error(f"environment variable {name} is not set")
         return None
     resolved = environ[name].strip()
     if not resolved:
         place.error(f"environment variable {name} is empty")
+        return None
+    if problem := _surrogate_problem(resolved):  # a value that was not UTF-8 (os.environ's surrogateescape)
+        place.error(f"environment variable {name} {problem}")
         return None
     return resolved
 
@@ -792,6 +855,7 @@ def _site_read(node: _Node, environ: Mapping[str, str]) -> SiteConfig:
             "health_check_interval", _default(SiteConfig, "health_check_interval"), minimum=10
         ),
         is_default=node.boolean("default", False),
+        allow_shortcodes=node.boolean("allow_shortcodes", _default(SiteConfig, "allow_shortcodes")),
     )
     pool.finish()
     node.finish()
@@ -810,6 +874,11 @@ def _api_url(place: _Place, value: str) -> str:
         place.error("must not contain credentials; use username and app_password")
     elif not url.endswith(_WP_API_PATH):
         place.error(f"does not end with {_WP_API_PATH}")
+    else:
+        try:  # address literals only: a host name is checked at every connection (sites/urlguard.py)
+            url_guard_check(url=url, field=place.path, resolve=False)
+        except URLRefused as error:
+            place.error(f"{error.code}: {error.problem}")
     return url
 
 

@@ -21,7 +21,16 @@ from django.utils import timezone
 from audit.models import AuditLog, EventType, Severity
 from audit.redaction import secrets_register
 from audit.services import audit_record
-from wpublisher.config.schema import Config, ConfigInvalid, config_read
+from wpublisher.config.schema import (
+    AGENTS_FILE,
+    API_KEYS_FILE,
+    SITES_FILE,
+    SYSTEM_FILE,
+    Config,
+    ConfigInvalid,
+    config_read,
+)
+from wpublisher.files import files_private
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +41,9 @@ class ConfigState:
     loaded_at: datetime | None = None
     last_error: list[str] = field(default_factory=list)
     last_error_at: datetime | None = None
+    # Every secret any config of this process held: a key a rotation moved out of the files (into an
+    # api_key_hash) is still masked in logs and audit rows.
+    secrets_seen: frozenset[str] = frozenset()
 
 
 _state = ConfigState()
@@ -81,6 +93,8 @@ def config_reload(*, sync: bool = True) -> ReloadResult:
     from agents.services import agent_keys_hash_new
 
     with _reload_lock:
+        # The files hold keys and application passwords: owner only, also when written by hand.
+        files_private(settings.CONFIG_DIR / name for name in (AGENTS_FILE, SITES_FILE, SYSTEM_FILE, API_KEYS_FILE))
         try:
             config = config_read(settings.CONFIG_DIR, environ=os.environ)
         except ConfigInvalid as invalid:
@@ -93,7 +107,8 @@ def config_reload(*, sync: bool = True) -> ReloadResult:
         if sync:
             new_hashes = agent_keys_hash_new(agents=config.agents)
             summary = _config_sync(config, new_hashes)
-        secrets_register(config.secrets())
+        _state.secrets_seen |= config.secrets()
+        secrets_register(_state.secrets_seen)
         _state.config, _state.loaded_at = config, timezone.now()
         _state.last_error, _state.last_error_at = [], None
         logger.info("configuration loaded: %d agents, %d sites", len(config.agents), len(config.sites))

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import re
-import secrets
-import shutil
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from agents.keys import key_generate
+from agents.keys import hash_spec_format, key_generate, key_hash, key_spec_id
+from wpublisher.files import file_write_private
 
 EXAMPLES_DIR = settings.BASE_DIR / "config" / "examples"
 # An example agent key line: `api_key: "${SOMETHING}"`; init puts a fresh key in its place.
@@ -18,12 +17,15 @@ _AGENT_ID_LINE = re.compile(r'^\s*-\s*id:\s*"?(?P<id>[^"\s]+)"?\s*$')
 class Command(BaseCommand):
     help = (
         "Create the configuration from config/examples when there is none, with a fresh API key for "
-        "every agent. The keys are printed once and stored only as hashes."
+        "every agent. The keys are printed once; the files and the database hold only their hashes."
     )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--reviewer", metavar="NAME", help="also create the console user NAME (its password is printed once)"
+            "--reviewer",
+            metavar="NAME",
+            help="also create the reviewer NAME: a staff user (not a superuser) in the Reviewers group; its "
+            "password is printed once",
         )
 
     def handle(self, *args, reviewer: str | None = None, **options) -> None:
@@ -32,13 +34,9 @@ class Command(BaseCommand):
             self._reviewer(reviewer)
 
     def _reviewer(self, username: str) -> None:
-        from django.contrib.auth import get_user_model
+        from wpublisher.reviewers import reviewer_create
 
-        password = secrets.token_urlsafe(18)
-        user, created = get_user_model().objects.get_or_create(username=username)
-        user.is_staff = user.is_superuser = True
-        user.set_password(password)
-        user.save()
+        _, created, password = reviewer_create(username=username)
         verb = "created" if created else "reset the password of"
         self.stdout.write(f"{verb} reviewer {username}; password (shown once): {password}")
 
@@ -48,14 +46,13 @@ class Command(BaseCommand):
             self.stdout.write(f"configuration exists in {target}; nothing changed")
             return
         target.mkdir(parents=True, exist_ok=True)
+        keys: list[tuple[str, str]] = []
         for example in sorted(EXAMPLES_DIR.iterdir()):
+            text = example.read_text()
             if example.name == "agents.yml":
-                text, keys = self._with_fresh_keys(example.read_text())
-                path = target / example.name
-                path.write_text(text)
-                path.chmod(0o600)
-            else:
-                shutil.copy(example, target / example.name)
+                text, keys = self._with_fresh_keys(text)
+            # Every config file may hold secrets (app passwords, keys): owner only.
+            file_write_private(target / example.name, text)
         self.stdout.write(f"created the configuration in {target}")
         self.stdout.write("API keys (shown once; give each to its agent as 'Authorization: Bearer <key>'):")
         for agent_id, key in keys:
@@ -63,6 +60,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _with_fresh_keys(text: str) -> tuple[str, list[tuple[str, str]]]:
+        """The file with a fresh key's `api_key_hash` in place of each example key, and the keys (agent id,
+        key), which the file never holds in clear."""
         lines, keys, agent_id = [], [], "?"
         for line in text.splitlines(keepends=True):
             if match := _AGENT_ID_LINE.match(line):
@@ -70,6 +69,7 @@ class Command(BaseCommand):
             if match := _API_KEY_LINE.match(line):
                 _, key = key_generate()
                 keys.append((agent_id, key))
-                line = f'{match.group("indent")}api_key: "{key}"\n'
+                spec = hash_spec_format(key_spec_id(key), key_hash(key, rounds=settings.API_KEY_BCRYPT_ROUNDS))
+                line = f'{match.group("indent")}api_key_hash: "{spec}"\n'
             lines.append(line)
         return "".join(lines), keys

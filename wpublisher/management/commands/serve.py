@@ -32,7 +32,8 @@ class Command(BaseCommand):
         worker_flags = ["--without-gossip", "--without-mingle", "--without-heartbeat"] if embedded else []
         celery = [python, "-m", "celery", "-A", "wpublisher"]
         commands = {
-            "web": [python, "-m", "daphne", "-b", host, "-p", str(port), "wpublisher.asgi:application"],
+            # daphne, its access log with query strings redacted (wpublisher/webserver.py)
+            "web": [python, "-m", "wpublisher.webserver", "-b", host, "-p", str(port), "wpublisher.asgi:application"],
             "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", str(concurrency), *worker_flags],
             "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
         }
