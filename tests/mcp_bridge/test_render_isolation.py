@@ -102,6 +102,8 @@ async def test_status_reads_answer_while_48_agents_submit_worst_case_markdown(fl
     assert median < 0.5 and max(latencies) < 3.0, (median, max(latencies), flood_seconds)
 
 
+# The pool's threads are shared with earlier tests and may hold a database connection, which run_sync checks.
+@pytest.mark.django_db
 def test_waiting_content_calls_hold_no_thread_and_a_cancelled_one_keeps_its_place(monkeypatch):
     """The lane's two promises, on the real pool: calls waiting for a place are not queued on the pool (so
     other tools are served), and a place is given back when the thread finishes, not when the caller gives up
