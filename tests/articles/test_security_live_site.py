@@ -6,11 +6,9 @@ public page), and shortcodes in agent content stay text unless the site opts in 
 from __future__ import annotations
 
 import html
-import threading
 import time
 import uuid
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -21,6 +19,7 @@ from articles.models import Article, ArticleStatus
 from articles.services import Reviewer
 from tests.conftest import agent_entry
 from tests.factories import UserFactory
+from tests.support.remote import Remote
 
 pytestmark = pytest.mark.django_db
 
@@ -60,38 +59,10 @@ class Page(HTMLParser):
         return found
 
 
-class EmbedTarget:
+def embed_target_start() -> Remote:
     """A local HTTP server an `[embed]` names; records every request WordPress makes to it."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                target.paths.append(self.path)
-                body = b"<html><head><title>target</title></head><body>target</body></html>"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_HEAD = do_GET
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.server.server_address[1]
-
-    def requested(self, marker: str) -> bool:
-        return any(marker in path for path in self.paths)
+    page = b"<html><head><title>target</title></head><body>target</body></html>"
+    return Remote(default=(200, {"Content-Type": "text/html"}, page))
 
 
 @pytest.fixture
@@ -112,7 +83,7 @@ def embed_target(real_wordpress):
     """The target, and a must-use plugin that lets WordPress fetch from its port: WordPress's own
     `wp_safe_remote_get` allows only ports 80, 443 and 8080 (and the site's own), which a public target
     would use. Without it the test could not tell a neutralized `[embed]` from a refused port."""
-    target = EmbedTarget()
+    target = embed_target_start()
     plugin = real_wordpress.directory / "htdocs" / "wp-content" / "mu-plugins" / "wpl-test-embed-port.php"
     plugin.parent.mkdir(parents=True, exist_ok=True)
     plugin.write_text(
@@ -121,8 +92,7 @@ def embed_target(real_wordpress):
     )
     yield target
     plugin.unlink()
-    target.server.shutdown()
-    target.server.server_close()
+    target.close()
 
 
 def publish(article: Article, capture) -> Article:
@@ -222,7 +192,7 @@ def test_shortcodes_stay_text_and_embed_fetches_nothing_by_default(
     assert f"[caption]Caption {marker}[/caption]" in text
     assert f"[embed]http://127.0.0.1:{embed_target.port}/embed-{marker}[/embed]" in text
     assert f"[audio src=http://127.0.0.1:{embed_target.port}/audio-{marker}.mp3]" in text
-    assert not wait_for(lambda: embed_target.requested(marker), 3.0), embed_target.paths
+    assert not wait_for(lambda: embed_target.requested(marker), 3.0), embed_target.requests
 
 
 @pytest.mark.slow
@@ -240,7 +210,7 @@ def test_a_site_that_allows_shortcodes_runs_them(
     article = publish(article, django_capture_on_commit_callbacks)
     text = "".join(public_page(article).text)
     assert f"Caption {marker}" in text and "[caption]" not in text
-    assert wait_for(lambda: embed_target.requested(f"embed-{marker}"), 10.0), embed_target.paths
+    assert wait_for(lambda: embed_target.requested(f"embed-{marker}"), 10.0), embed_target.requests
 
 
 # --- the same against the fake WordPress (fast) -------------------------------------------------------

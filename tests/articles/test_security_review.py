@@ -15,6 +15,7 @@ from articles.services import Reviewer
 from tests.conftest import agent_entry, site_entry
 from tests.factories import AgentFactory, SiteFactory, UserFactory
 from tests.mcp_bridge.conftest import SCOPES_ALL, connect, make_world
+from tests.support.mcp import call, error
 from wpublisher.exceptions import Forbidden
 
 S = ArticleStatus
@@ -99,18 +100,6 @@ def world(tmp_path_factory):
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-async def call(client, tool: str, **arguments) -> dict:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-async def error(client, tool: str, **arguments) -> str:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error, result.structured_content
-    return result.content[0].text.removeprefix(f"Error executing tool {tool}: ")
 
 
 @pytest.mark.slow

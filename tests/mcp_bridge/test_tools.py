@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.mcp_bridge.conftest import connect
+from tests.support.mcp import call, error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -22,18 +23,6 @@ ALL_TOOLS = {
     "get_agent_stats",
     "get_site_health",
 }
-
-
-async def call(client, tool: str, **arguments) -> dict:
-    result = await client.call_tool(tool, arguments)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content
-
-
-async def error(client, tool: str, **arguments) -> str:
-    result = await client.call_tool(tool, arguments)
-    assert result.is_error, result.structured_content
-    return result.content[0].text.removeprefix(f"Error executing tool {tool}: ")
 
 
 async def test_the_server_lists_every_tool_with_its_schema(world):

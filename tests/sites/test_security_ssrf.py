@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import pytest
@@ -27,6 +25,7 @@ from sites.urlguard import url_guard_check
 from sites.wordpress import WordPressClient
 from tests.conftest import agent_entry
 from tests.factories import UserFactory
+from tests.support import remote as support_remote
 from wpublisher.config.schema import ConfigInvalid, SiteConfig, config_parse
 
 PREFIX = "/wp-json/wp/v2"
@@ -48,44 +47,12 @@ REFUSED_URLS = [
 ]
 
 
-class Remote:
-    """A local HTTP server standing in for whatever an api_url points at: `routes` maps a path to
-    (status, headers, body); every request it receives is recorded."""
-
-    def __init__(self, routes: dict[str, tuple[int, dict[str, str], bytes]] | None = None):
-        self.routes = routes or {}
-        self.requests: list[str] = []
-        remote = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                remote.requests.append(self.path)
-                status, headers, body = remote.routes.get(self.path.split("?")[0], (404, {}, b"{}"))
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", **headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.server.server_address[1]
+class Remote(support_remote.Remote):
+    """Whatever an api_url points at (see tests/support/remote.py)."""
 
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}{PREFIX}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
