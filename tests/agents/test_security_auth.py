@@ -108,6 +108,8 @@ def test_a_key_removed_from_the_config_fails_saying_so_and_is_no_guess(loaded_co
     assert key not in row.message and key not in str(row.metadata)
 
 
+# The MCP threads are shared with earlier tests and may hold a database connection, which run_sync checks.
+@pytest.mark.django_db
 @pytest.mark.anyio
 async def test_verifications_are_bounded_per_address_and_in_all(monkeypatch):
     slots = VerificationSlots(per_address=2, total=4)
