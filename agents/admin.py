@@ -8,21 +8,23 @@ every app use to confirm (and collect input for) an action before it runs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from functools import cache
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.template import engines
 from django.template.response import TemplateResponse
 
 from agents.models import Agent, ApiKey
 from agents.services import agent_key_revoke, agent_key_rotate
-from wpublisher.exceptions import DomainError
+from core.admin_helpers import (
+    ViewOnlyMixin,
+    action_confirmation,
+    action_confirmed,
+    domain_error_text,
+    template_from,
+)
+from core.exceptions import DomainError
 
 ROTATION_GRACE_SECONDS = 3600
 
@@ -31,38 +33,6 @@ CONFIG_NOTE = (
     "of truth, and any edit made in the admin would be overwritten on the next configuration reload. "
     "Change the file instead; the running server picks the change up at once."
 )
-
-_CONFIRMATION_TEMPLATE = """{% extends "admin/base_site.html" %}
-{% load admin_urls l10n %}
-{% block bodyclass %}{{ block.super }} app-{{ opts.app_label }} model-{{ opts.model_name }} \
-delete-confirmation{% endblock %}
-{% block breadcrumbs %}<div class="breadcrumbs">
-<a href="{% url 'admin:index' %}">Home</a>
-&rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">{{ opts.app_config.verbose_name }}</a>
-&rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">{{ opts.verbose_name_plural|capfirst }}</a>
-&rsaquo; {{ title }}
-</div>{% endblock %}
-{% block content %}
-<p>{{ question }}</p>
-<ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul>
-<form method="post">{% csrf_token %}
-{% if form %}{% if form.non_field_errors %}{{ form.non_field_errors }}{% endif %}
-<fieldset class="module aligned">{% for field in form %}
-<div class="form-row{% if field.errors %} errors{% endif %}">{{ field.errors }}
-<div class="flex-container">{{ field.label_tag }} {{ field }}</div>
-{% if field.help_text %}<div class="help">{{ field.help_text }}</div>{% endif %}
-</div>{% endfor %}</fieldset>{% endif %}
-<div>
-{% for pk in selected %}<input type="hidden" name="{{ action_checkbox_name }}" value="{{ pk|unlocalize }}">{% endfor %}
-{% for name, value in hidden.items %}<input type="hidden" name="{{ name }}" value="{{ value|unlocalize }}">{% endfor %}
-<input type="hidden" name="action" value="{{ action }}">
-<input type="hidden" name="post" value="yes">
-<input type="submit" value="{{ submit_label }}">
-<a href="{{ cancel_url }}" class="button cancel-link">No, take me back</a>
-</div>
-</form>
-{% endblock %}
-"""
 
 _NEW_KEY_TEMPLATE = """{% extends "admin/base_site.html" %}
 {% load admin_urls %}
@@ -81,81 +51,6 @@ as its <code>Authorization: Bearer</code> key. Its previous keys keep working fo
 <p><a href="{{ cancel_url }}" class="button">Back to the agents</a></p>
 {% endblock %}
 """
-
-
-@cache
-def _template(source: str):
-    return engines["django"].from_string(source)
-
-
-def action_confirmation(
-    request: HttpRequest,
-    *,
-    model_admin: admin.ModelAdmin,
-    queryset: QuerySet,
-    action: str,
-    title: str,
-    question: str,
-    items: Iterable[str],
-    submit_label: str,
-    form: forms.Form | None = None,
-    hidden: Mapping[str, Any] | None = None,
-) -> TemplateResponse:
-    """The standard intermediate page of an admin action: it lists what the action will touch, shows an
-    optional form, and posts back to the changelist with `action`, `_selected_action` and `post=yes`, so
-    the action runs again and finds `post` in the request."""
-    request.current_app = model_admin.admin_site.name
-    context = {
-        **model_admin.admin_site.each_context(request),
-        "title": title,
-        "opts": model_admin.model._meta,
-        "question": question,
-        "items": list(items),
-        "form": form,
-        "selected": list(queryset.values_list("pk", flat=True)),
-        "hidden": dict(hidden or {}),
-        "action": action,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "submit_label": submit_label,
-        "cancel_url": request.get_full_path(),
-    }
-    return TemplateResponse(request, _template(_CONFIRMATION_TEMPLATE), context)
-
-
-def action_confirmed(request: HttpRequest) -> bool:
-    """True when an action is posted back from its `action_confirmation` page."""
-    return request.POST.get("post") == "yes"
-
-
-def domain_error_text(error: DomainError) -> str:
-    return f"{error.code}: {error.message}"
-
-
-class ViewOnlyMixin:
-    """Objects are read-only in the admin (change only through the services), while the changelist keeps
-    the model's change permission so that staff holding it may run the admin actions."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is None and super().has_change_permission(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyMixin:
-    """Records nobody changes: no add, no change, no delete (the audit log, MCP sessions)."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -256,7 +151,7 @@ class AgentAdmin(ViewOnlyMixin, admin.ModelAdmin):
             "grace": "1 hour",
             "cancel_url": request.get_full_path(),
         }
-        return TemplateResponse(request, _template(_NEW_KEY_TEMPLATE), context)
+        return TemplateResponse(request, template_from(_NEW_KEY_TEMPLATE), context)
 
     @admin.action(description="Revoke all keys", permissions=["change"])
     def revoke_all_keys(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:

@@ -10,9 +10,9 @@ from ninja import Field, Router, Schema
 from agents.models import ApiKey, KeySource
 from agents.selectors import agent_get, agent_key_list, agent_list, agent_stats
 from articles.models import ArticleStatus
+from core.schemas import AgentIdPath, ErrorOut
 from mcp_bridge.selectors import connected_agent_ids
 from mcp_bridge.serializers import agent_summary
-from wpublisher.schemas import AgentIdPath, ErrorOut
 
 router = Router(tags=["agents"])
 

@@ -4,7 +4,7 @@ from django.db.models import Count, QuerySet
 
 from agents.exceptions import AgentNotFound
 from agents.models import Agent, AgentWeeklyReport, ApiKey
-from wpublisher.cache import AuthMemo, agent_config_key, agent_stats_key, auth_generation, cached, cached_many
+from core.cache import AuthMemo, agent_config_key, agent_stats_key, auth_generation, cached, cached_many
 
 # Active agents by id, shared by the requests of this process (read-only: never change one).
 _agents_memo = AuthMemo()

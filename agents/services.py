@@ -17,20 +17,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.exceptions import AgentNotFound, AuthFailed
-from agents.keys import (
-    key_candidate_ids,
-    key_check,
-    key_digest,
-    key_dummy_hash,
-    key_generate,
-    key_hash,
-    key_legacy_lookup_id,
-)
 from agents.models import Agent, AgentWeeklyReport, ApiKey, KeySource
 from agents.selectors import agent_config_get
 from audit.models import EventType, Severity
 from audit.services import audit_record
-from wpublisher.cache import (
+from core.cache import (
     AuthMemo,
     agent_config_key,
     agent_stats_key,
@@ -40,7 +31,16 @@ from wpublisher.cache import (
     fill,
     invalidate,
 )
-from wpublisher.config.schema import AgentConfig
+from core.config.schema import AgentConfig
+from core.keys import (
+    key_candidate_ids,
+    key_check,
+    key_digest,
+    key_dummy_hash,
+    key_generate,
+    key_hash,
+    key_legacy_lookup_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ def _agent_mark_seen(*, key: ApiKey, agent: Agent, now, ip_address: str | None, 
 
 
 def _session_timeout() -> int:
-    from wpublisher.config.services import config_current_or_none
+    from core.config.state import config_current_or_none
 
     config = config_current_or_none()
     return config.global_settings.session_timeout if config else 1800
@@ -267,7 +267,7 @@ def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "
     """A new key; the agent's other keys keep working for `grace_seconds` (0 to KEY_ROTATION_GRACE_MAX), then
     stop."""
     if not 0 <= grace_seconds <= KEY_ROTATION_GRACE_MAX:
-        from wpublisher.exceptions import ValidationFailed
+        from core.exceptions import ValidationFailed
 
         raise ValidationFailed(f"grace: must be 0 to {KEY_ROTATION_GRACE_MAX} seconds (30 days)", field="grace")
     agent = _active_agent(agent_id)
@@ -298,7 +298,7 @@ def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "
 def _config_key_hide(*, agent_id: str) -> None:
     """The rotated-out key, if agents.yml gives it in clear, is replaced there by its hash (it works until
     the grace ends all the same): the file never keeps an old key in clear."""
-    from wpublisher.config.editor import config_agent_key_hash
+    from core.config.editor import config_agent_key_hash
 
     try:
         config_agent_key_hash(agent_id=agent_id)

@@ -25,15 +25,8 @@ from django.core.cache.backends.redis import RedisCache
 from agents.exceptions import RateLimited
 from audit.models import EventType, Severity
 from audit.services import audit_record
-from wpublisher.cache import cached_with_auth_generation, process_cache
-
-
-def _limits():
-    from wpublisher.config.schema import SystemSettings
-    from wpublisher.config.services import config_current_or_none
-
-    config = config_current_or_none()
-    return config.system if config else SystemSettings()
+from core.cache import cached_with_auth_generation, process_cache
+from core.config.state import system_limits
 
 
 def _counters():
@@ -159,7 +152,7 @@ def client_ip_auth_attempt_begin(*, ip_address: str, token: str, generation: str
     from the same address is not counted again once it failed, and one that failed as a guess under the
     same keys (`generation`, the auth generation) FAILED again without being verified. A `known` token (a key
     this process has verified: no guess) is never counted nor refused."""
-    limits = _limits()
+    limits = system_limits()
     counters = _counters()
     token_key = _token_key(ip_address, token)
     seen = counters.get(token_key)
@@ -196,7 +189,7 @@ def client_ip_auth_attempt_release(*, attempt: AuthAttempt, end: AttemptEnd) -> 
     if attempt.counted:
         _uncount(_attempts_key(attempt.ip_address))
     if end is AttemptEnd.KEY_FAILED:
-        _counters().set(attempt.token_key, _MATCHED, timeout=_limits().auth_failure_window)
+        _counters().set(attempt.token_key, _MATCHED, timeout=system_limits().auth_failure_window)
     elif end is AttemptEnd.AUTHENTICATED or attempt.first:
         _counters().delete(attempt.token_key)
 
@@ -205,7 +198,7 @@ def client_ip_auth_failure_record(*, ip_address: str, user_agent: str = "", atte
     """Count a failed authentication (a guess) from `ip_address`; block the IP when it reaches the limit within
     the window (audited). True when this failure blocked it. With the `attempt` that failed, the token is
     remembered as failing under its auth generation, and counted only if the attempt was."""
-    limits = _limits()
+    limits = system_limits()
     if attempt is not None:
         _counters().set(attempt.token_key, attempt.generation, timeout=limits.auth_failure_window)
         if not attempt.counted:
@@ -237,7 +230,7 @@ REQUEST_KINDS = "tool calls, resource reads, prompts and new sessions"
 def agent_request_allow(*, agent_id: str) -> None:
     """Count one MCP request of the agent (a tool call, a resource read, a prompt, a new session: one
     counter); RateLimited past `rate_limits.tool_calls_per_minute` within the minute."""
-    limit = _limits().tool_calls_per_minute
+    limit = system_limits().tool_calls_per_minute
     window_start = int(time.time() // 60) * 60
     calls = _count(f"wpub:calls:{agent_id}:{window_start}", 61)
     if calls <= limit:

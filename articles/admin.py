@@ -17,11 +17,11 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from agents.admin import ViewOnlyMixin, action_confirmation, action_confirmed, domain_error_text
 from articles.models import Article, ArticleRevision
 from articles.rendering import html_sanitize
 from articles.services import REASON_MAX, Reviewer, article_approve, article_reject, article_retry_publish
-from wpublisher.exceptions import DomainError, ValidationFailed
+from core.admin_helpers import ViewOnlyMixin, action_confirmation, action_confirmed, domain_error_text
+from core.exceptions import DomainError, ValidationFailed
 
 WORKFLOW_NOTE = (
     "Articles change only through the review workflow: use the actions of the article list (Approve selected, "

@@ -14,8 +14,8 @@ from ninja import Field, Path, Query, Router, Schema
 from articles.models import ArticleStatus
 from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX, article_get, article_list, article_revision_list
 from articles.services import Reviewer, article_approve, article_reject, article_retry_publish
+from core.schemas import DB_INT_MAX, TEXT_PATTERN, AgentIdQuery, DetailOut, ErrorOut, SiteIdQuery, Text
 from mcp_bridge.serializers import article_detail, article_status, article_summary
-from wpublisher.schemas import DB_INT_MAX, TEXT_PATTERN, AgentIdQuery, DetailOut, ErrorOut, SiteIdQuery, Text
 
 router = Router(tags=["articles"])
 

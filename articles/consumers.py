@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.template.loader import render_to_string
 
-from wpublisher.events import CONSOLE_GROUP, console_event_relay
+from core.events import CONSOLE_GROUP, console_event_relay
 from wpublisher.middleware import LAST_SEEN_KEY, session_timeout_live
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wpublisher.events import console_event_send
+from core.events import console_event_send
 
 
 def article_event_send(*, article_id: int, event: str, status: str, agent_id: str = "", site_id: str = "") -> None:

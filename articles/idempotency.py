@@ -20,7 +20,7 @@ from django.utils import timezone
 from agents.models import Agent
 from articles.models import Article, IdempotencyKey
 from articles.services import Reviewer
-from wpublisher.exceptions import ValidationFailed
+from core.exceptions import ValidationFailed
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
 KEY_MAX = 100

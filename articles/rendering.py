@@ -39,7 +39,7 @@ import nh3
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
 
-from wpublisher.exceptions import ValidationFailed
+from core.exceptions import ValidationFailed
 
 ALLOWED_TAGS = frozenset(
     {

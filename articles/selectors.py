@@ -9,7 +9,7 @@ from django.db.models.expressions import Col
 from agents.models import Agent
 from articles.exceptions import ArticleNotFound
 from articles.models import Article, ArticleRevision, ArticleStatus
-from wpublisher.exceptions import ValidationFailed
+from core.exceptions import ValidationFailed
 
 LIST_LIMIT_MAX = 100
 # Past this no page exists anyway; beyond 64 bits the databases refuse the number.

@@ -29,14 +29,15 @@ from articles.models import ArticleStatus as S
 from articles.rendering import html_shortcodes_neutralize, markdown_render
 from audit.models import EventType, Severity
 from audit.services import audit_record
+from core.cache import agent_stats_key, invalidate, site_health_key
+from core.config.schema import PublishingSettings, SiteConfig, SystemSettings, term_name_problem
+from core.config.state import system_limits
+from core.exceptions import Forbidden, ValidationFailed
+from core.processes import process_is_dead, process_label
 from sites.exceptions import SiteNotFound
 from sites.models import Site
 from sites.selectors import site_active_ids
 from sites.wordpress import WordPressClient, time_budget, wordpress_client
-from wpublisher.cache import agent_stats_key, invalidate, site_health_key
-from wpublisher.config.schema import PublishingSettings, SiteConfig, SystemSettings, term_name_problem
-from wpublisher.exceptions import Forbidden, ValidationFailed
-from wpublisher.processes import process_is_dead, process_label
 
 TITLE_MAX = 200
 CATEGORY_MAX = 100
@@ -128,13 +129,6 @@ def _transition_refused(article_id: int, rule: Move) -> Exception:
 
 
 # --- validation ---------------------------------------------------------------------------------------
-
-
-def _limits() -> SystemSettings:
-    from wpublisher.config.services import config_current_or_none
-
-    config = config_current_or_none()
-    return config.system if config else SystemSettings()
 
 
 def _require_scope(agent: Agent, scope: str) -> None:
@@ -314,7 +308,7 @@ def article_submit(
 ) -> Article:
     """A new article awaiting review, with its first revision. Bad input raises and writes nothing."""
     _require_scope(agent, "article:submit")
-    limits = _limits()
+    limits = system_limits()
     title = _clean_title(title)
     content_markdown = _clean_content(content_markdown, limits)
     tags = _clean_tags(tags, limits)
@@ -394,7 +388,7 @@ def article_revise(
             "the scope article:revise can",
             field="scope",
         )
-    limits = _limits()
+    limits = system_limits()
     new_title = article.title if title is None else _clean_title(title)
     new_content = article.content_markdown if content_markdown is None else _clean_content(content_markdown, limits)
     new_tags = article.tags if tags is None else _clean_tags(tags, limits)
@@ -846,7 +840,7 @@ def article_publish(*, article_id: int) -> Article | None:
     transaction (`_post_ensure_one`). Raises WordPressError, leaving the claim for the caller to
     release (`article_publish_retry_later`) or give up (`article_publish_fail`), and PublishingBusy when
     the concurrency limit is reached (nothing was claimed)."""
-    from wpublisher.config.services import config_current
+    from core.config.state import config_current
 
     config = config_current()
     publishing = config.publishing
@@ -875,7 +869,7 @@ def article_publish(*, article_id: int) -> Article | None:
 def article_post_reconcile(*, article_id: int) -> list[int]:
     """Trash the posts of a published article other than the one it was published as: drafts that
     creates whose answer was lost left on WordPress after the publish settled. Returns their ids."""
-    from wpublisher.config.services import config_current
+    from core.config.state import config_current
 
     article = Article.objects.filter(pk=article_id, status=S.PUBLISHED, wordpress_post_id__isnull=False).first()
     config = config_current()
@@ -899,7 +893,7 @@ def article_publish_recover(*, enqueue: Callable[[int], Any]) -> list[int]:
     """Queue again every publishing article whose worker died mid-publish (a claim older than the claim
     limit, or held by a dead process of this host) or whose task has not started well after it was due.
     The claim and the post lookup make a surplus task harmless: no post is ever published twice."""
-    from wpublisher.config.services import config_current
+    from core.config.state import config_current
 
     publishing = config_current().publishing
     now = timezone.now()

@@ -35,7 +35,7 @@ def retry_delay(*, base: float, retries: int) -> float:
 @shared_task(bind=True, name="articles.publish_article", acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def publish_article(self, article_id: int) -> str:
     """Publish one approved article. Safe to run twice: the claim and the post lookup see to that."""
-    from wpublisher.config.services import config_current
+    from core.config.state import config_current
 
     try:
         article = article_publish(article_id=article_id)

@@ -20,13 +20,13 @@ from articles.models import Article, ArticleRevision, ArticleStatus
 from articles.services import Reviewer
 from audit.models import AuditLog, EventType
 from audit.monitoring import hourly_counts, publish_durations
+from core.exceptions import ValidationFailed
+from core.params import int_check, param_int, param_text
 from mcp_bridge.selectors import connected_agent_ids
 from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.selectors import site_list
 from wpublisher.charts import bar_chart, line_chart
 from wpublisher.console import render_page, reviewer_required, run_action
-from wpublisher.exceptions import ValidationFailed
-from wpublisher.params import int_check, param_int, param_text
 from wpublisher.supervisor import supervision_status
 
 FEED_SIZE = 30

@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from agents.admin import ReadOnlyMixin
 from audit.models import AuditLog
+from core.admin_helpers import ReadOnlyMixin
 
 
 class EstimatedCountPaginator(Paginator):

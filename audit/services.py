@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audit.models import EVENT_CATEGORIES, AuditLog, EventType, Severity
-from audit.redaction import redact, redact_data
+from core.redaction import redact, redact_data
 
 logger = logging.getLogger("wpublisher.audit")
 

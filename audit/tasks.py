@@ -7,6 +7,6 @@ from audit.services import audit_retention_apply
 
 @shared_task(name="audit.apply_retention")
 def apply_audit_retention() -> int:
-    from wpublisher.config.services import config_current
+    from core.config.state import config_current
 
     return audit_retention_apply(days=config_current().system.audit_retention_days)

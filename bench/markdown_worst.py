@@ -224,7 +224,7 @@ def realistic_articles() -> dict[str, str]:
 def new_render(text: str) -> str:
     """markdown_render; 'refused' when it answers ValidationFailed (nesting or HTML size past the limits)."""
     from articles.rendering import markdown_render
-    from wpublisher.exceptions import ValidationFailed
+    from core.exceptions import ValidationFailed
 
     try:
         markdown_render(text)
@@ -479,7 +479,7 @@ async def _ordinary_submissions(client: Callable, agents: int, *, seconds: float
 
 
 def measure_isolation(*, lanes: list[int], flooders: int, quiet: float, flood: float) -> dict:
-    from agents.keys import key_generate
+    from core.keys import key_generate
     from tests.support.deployment import Deployment, stop_process_group
 
     agents = ["reader", *(f"flood-{n:02d}" for n in range(flooders))]

@@ -94,7 +94,7 @@ class Bench:
     def configure(self, sites: list[dict]) -> None:
         import yaml
 
-        from agents.keys import key_generate
+        from core.keys import key_generate
 
         config = self.directory / "config"
         config.mkdir(parents=True)
@@ -122,7 +122,7 @@ class Bench:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        from wpublisher.config.services import config_reload
+        from configuration.reload import config_reload
 
         config_reload(sync=True)
         self.configured_at = time.monotonic()
@@ -296,7 +296,7 @@ def run(bench: Bench) -> None:
     )
     wp_url, bare_url = f"http://127.0.0.1:{wp_port}/mcp", f"http://127.0.0.1:{bare_port}/mcp"
     # Steady state: the configuration load invalidated the cached keys and agents for a while.
-    from wpublisher.cache import TOMBSTONE_SECONDS
+    from core.cache import TOMBSTONE_SECONDS
 
     time.sleep(max(0.0, TOMBSTONE_SECONDS - (time.monotonic() - bench.configured_at)))
     print(f"MCP over Streamable HTTP, daphne, {articles} articles", flush=True)

@@ -54,7 +54,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from agents.keys import key_generate  # noqa: E402 - after the path is set
 from bench.faultproxy import PASS_THROUGH, FaultPlan, FaultProxy  # noqa: E402
 from bench.soak_clients import (  # noqa: E402
     Call,
@@ -67,6 +66,7 @@ from bench.soak_clients import (  # noqa: E402
     reviewer_password,
     status_counts,
 )
+from core.keys import key_generate  # noqa: E402 - after the path is set
 from tests.support.wordpress import LocalWordPress  # noqa: E402
 
 PYTHON = sys.executable

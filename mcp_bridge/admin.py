@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from agents.admin import ReadOnlyMixin
+from core.admin_helpers import ReadOnlyMixin
 from mcp_bridge.models import McpSession
 
 

@@ -52,6 +52,7 @@ from agents.throttling import (
     client_ip_blocked_error,
     client_ip_check,
 )
+from core.events import console_events_loop_set
 from mcp_bridge.exceptions import TooManyAgents
 from mcp_bridge.models import Transport
 from mcp_bridge.services import (
@@ -65,7 +66,6 @@ from mcp_bridge.services import (
     mcp_sessions_expire,
 )
 from mcp_bridge.threads import run_sync
-from wpublisher.events import console_events_loop_set
 from wpublisher.metrics import AUTH_FAILURES, IPS_BLOCKED, MCP_REQUEST_DURATION, MCP_REQUESTS
 
 logger = logging.getLogger(__name__)
@@ -222,8 +222,8 @@ class McpGateway:
             self._calls -= 1
 
     def _build(self) -> None:
+        from core.config.state import config_current
         from mcp_bridge.server import build_server
-        from wpublisher.config.services import config_current
 
         config = config_current()
         security = TransportSecuritySettings(
@@ -300,7 +300,7 @@ class McpGateway:
         mcp_sessions_close_orphaned(reason="server restarted")
 
     async def _run(self, started: asyncio.Future) -> None:
-        from wpublisher.config.services import config_current
+        from core.config.state import config_current
 
         try:
             async with self._manager.run():
@@ -383,7 +383,7 @@ class McpGateway:
             reason = "starting" if self._state in (GatewayState.IDLE, GatewayState.STARTING) else "shutting_down"
             await respond_unavailable(receive, send, reason)
             return
-        from wpublisher.config.services import config_current
+        from core.config.state import config_current
 
         config = config_current()
         ip = client_ip(scope, config.system.trusted_proxy_count)
@@ -664,7 +664,7 @@ class McpGateway:
         """An SSE stream is the session: recorded when the SDK announces its id (its admission's place is
         given back then), closed when the stream ends, and ended after global_settings.session_timeout seconds
         (the live value) without a message from the client."""
-        from wpublisher.config.services import config_current
+        from core.config.state import config_current
 
         session: dict[str, str] = {}
         admitted = [True]

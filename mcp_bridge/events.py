@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wpublisher.events import console_event_send
+from core.events import console_event_send
 
 
 def agent_connection_event_send(*, agent_id: str, connected: bool, transport: str) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wpublisher.exceptions import DomainError
+from core.exceptions import DomainError
 
 
 class TooManyAgents(DomainError):

@@ -52,7 +52,7 @@ def system_metrics() -> dict:
 
 def config_agents() -> dict:
     """The agents of the running configuration, without any key."""
-    from wpublisher.config.services import config_current
+    from core.config.state import config_current
 
     config = config_current()
     return {
@@ -75,7 +75,7 @@ def config_agents() -> dict:
 
 def config_sites() -> dict:
     """The sites of the running configuration, without any password."""
-    from wpublisher.config.services import config_current
+    from core.config.state import config_current
 
     config = config_current()
     return {

@@ -37,16 +37,16 @@ from articles.models import Article
 from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX
 from articles.services import Reviewer
 from audit.selectors import audit_log_list
+from core.exceptions import DomainError, Forbidden
+from core.params import DB_INT_MAX, int_parse
+from core.version import __version__
 from mcp_bridge import serializers
 from mcp_bridge.arguments import StrictMCPServer
 from mcp_bridge.prompts import agent_specialization_guide_text, multi_agent_workflow_text
 from mcp_bridge.selectors import connected_agent_ids
 from mcp_bridge.threads import run_sync, run_sync_content
 from sites.selectors import site_get, site_health, site_list
-from wpublisher import __version__
-from wpublisher.exceptions import DomainError, Forbidden
 from wpublisher.metrics import MCP_TOOL_CALLS
-from wpublisher.params import DB_INT_MAX, int_parse
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _current_agent: ContextVar[Agent | None] = ContextVar("mcp_current_agent", default=None)

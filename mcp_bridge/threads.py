@@ -4,7 +4,7 @@ One pool for the life of the process, so that each thread keeps its database con
 The SDK would run sync tools on anyio worker threads, which end with the task that started them; under
 daphne that is the request, so every call paid for a new thread and a new database connection. A call
 runs in a copy of the caller's context (the SDK's access token, the current agent). Code on these threads
-does not call `async_to_sync` (console events go to the server's loop without waiting; wpublisher.events),
+does not call `async_to_sync` (console events go to the server's loop without waiting; core.events),
 so asgiref's `sync_to_async`, which costs more per call, is not needed.
 
 The tools that render Markdown (submit_article, revise_article) take a place in a smaller lane before they

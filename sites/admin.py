@@ -9,10 +9,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from agents.admin import ViewOnlyMixin, domain_error_text
+from core.admin_helpers import ViewOnlyMixin, domain_error_text
+from core.exceptions import DomainError
 from sites.models import HealthStatus, Site
 from sites.services import SITE_CONFIG_FIELDS, site_health_check
-from wpublisher.exceptions import DomainError
 
 CONFIG_NOTE = (
     "These fields come from sites.yml and are read-only here: the file is the source of truth, and any edit "

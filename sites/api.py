@@ -7,11 +7,11 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
+from core.schemas import ErrorOut, SiteIdPath
 from mcp_bridge.serializers import site_summary
 from sites.models import HealthStatus
 from sites.selectors import site_health, site_list
 from sites.services import site_health_check
-from wpublisher.schemas import ErrorOut, SiteIdPath
 
 router = Router(tags=["sites"])
 

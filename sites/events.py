@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wpublisher.events import console_event_send
+from core.events import console_event_send
 
 
 def site_health_event_send(*, site_id: str, status: str, previous: str, message: str) -> None:

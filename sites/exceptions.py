@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wpublisher.exceptions import DomainError
+from core.exceptions import DomainError
 
 
 class SiteNotFound(DomainError):
@@ -10,21 +10,6 @@ class SiteNotFound(DomainError):
     def __init__(self, site_id: str, *, field: str = "site_id", detail: str = "not configured or inactive"):
         super().__init__(f"site '{site_id}' {detail}", field=field)
         self.site_id = site_id
-
-
-class URLRefused(DomainError):
-    """A URL the SSRF guard (sites/urlguard.py) will not let a request reach: not http(s), a host whose
-    addresses include a refused one (link-local, cloud metadata, unspecified, multicast, reserved), or a
-    redirect to another origin. `problem` is the message without the field; `reason` a short phrase of
-    our own ("address refused", "redirected elsewhere", "host not found")."""
-
-    code = "URL_REFUSED"
-    http_status = 422
-
-    def __init__(self, problem: str, *, field: str, reason: str = "address refused"):
-        super().__init__(f"{field}: {problem}", field=field)
-        self.problem = problem
-        self.reason = reason
 
 
 class WordPressError(DomainError):

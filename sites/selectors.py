@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from core.cache import ACTIVE_SITES_KEY, cached, site_health_key
 from sites.exceptions import SiteNotFound
 from sites.models import Site
-from wpublisher.cache import ACTIVE_SITES_KEY, cached, site_health_key
 
 
 def site_get(*, site_id: str, include_inactive: bool = True) -> Site:

@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from audit.models import EventType, Severity
 from audit.services import audit_record
+from core.cache import ACTIVE_SITES_KEY, invalidate, site_health_key
+from core.config.schema import SiteConfig
 from sites.events import site_health_event_send
 from sites.exceptions import SiteNotFound, WordPressError
 from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.wordpress import NOT_WORDPRESS, time_budget, wordpress_client
-from wpublisher.cache import ACTIVE_SITES_KEY, invalidate, site_health_key
-from wpublisher.config.schema import SiteConfig
 
 SITE_CONFIG_FIELDS = (
     "name",
@@ -107,7 +107,7 @@ def site_health_check(*, site_id: str) -> Site:
 
     The recorded `health_message` is the status's short reason in our own words, what agents see (and the
     audit row and console event say); the remote answer is kept in `health_detail`, for reviewers only."""
-    from wpublisher.config.services import config_current
+    from core.config.state import config_current
 
     config = config_current()
     site = Site.objects.filter(pk=site_id).first()

@@ -22,10 +22,11 @@ from typing import Any
 
 import requests
 
-from sites.exceptions import URLRefused, WordPressError
-from sites.urlguard import MAX_REDIRECTS, url_guard_session
-from wpublisher import __version__
-from wpublisher.config.schema import SiteConfig
+from core.config.schema import SiteConfig
+from core.exceptions import URLRefused
+from core.urlguard import MAX_REDIRECTS, url_guard_session
+from core.version import __version__
+from sites.exceptions import WordPressError
 
 CONNECT_TIMEOUT_MAX = 10.0
 TERM_KINDS = ("categories", "tags")

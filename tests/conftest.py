@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from agents import services as agent_services
-from agents.keys import key_generate
-from wpublisher.config import services as config_services
+from configuration.reload import config_reload
+from core.config.state import config_current, config_state_reset
+from core.keys import key_generate
 
 
 @pytest.fixture(autouse=True)
@@ -25,13 +26,13 @@ def _fresh_process_state():
     """Each test starts like a new process: no running config, an empty key cache, an empty cache."""
     from django.core.cache import caches
 
-    config_services._state = config_services.ConfigState()
+    config_state_reset()
     agent_services._verified.clear()
     agent_services._marked_seen.clear()
     for alias in ("default", "counters"):
         caches[alias].clear()
     yield
-    config_services._state = config_services.ConfigState()
+    config_state_reset()
     agent_services._verified.clear()
     agent_services._marked_seen.clear()
 
@@ -126,9 +127,9 @@ def loaded_config(db, config_files) -> Callable[..., Any]:
 
     def load(**files: Any):
         config_files.write(**files)
-        result = config_services.config_reload(sync=True)
+        result = config_reload(sync=True)
         assert result.ok, result.messages
-        return config_services.config_current()
+        return config_current()
 
     return load
 

@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 
 from agents.models import Agent
 from articles.models import Article, ArticleRevision
+from core.cache import ACTIVE_SITES_KEY, agent_config_key, process_cache
 from sites.models import Site
-from wpublisher.cache import ACTIVE_SITES_KEY, agent_config_key, process_cache
 
 
 class UserFactory(factory.django.DjangoModelFactory):

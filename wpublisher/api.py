@@ -9,17 +9,33 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
-from ninja import NinjaAPI, Swagger
+from ninja import Field, NinjaAPI, Schema, Swagger
 from ninja.errors import ValidationError
 from ninja.security import SessionAuthIsStaff
 
 from agents.api import router as agents_router
 from articles.api import router as articles_router
+from articles.models import ArticleStatus
+from core.exceptions import DomainError, ValidationFailed
+from core.version import __version__
 from mcp_bridge.selectors import system_metrics
 from sites.api import router as sites_router
-from wpublisher import __version__
-from wpublisher.exceptions import DomainError, ValidationFailed
-from wpublisher.schemas import StatsOut
+from sites.models import HealthStatus
+
+
+class AgentCountsOut(Schema):
+    active: int
+    connected: int = Field(description="agents with an open MCP session")
+
+
+class StatsOut(Schema):
+    """What an operator watches (`mcp_bridge.selectors.system_metrics`): statuses absent from a count are 0."""
+
+    articles_by_status: dict[ArticleStatus, int]
+    agents: AgentCountsOut
+    sites_by_health: dict[HealthStatus, int] = Field(description="active sites only")
+    last_24h: dict[str, int] = Field(description="submissions, publishes, failures and failed logins by event type")
+
 
 api = NinjaAPI(
     title="wpublisher",

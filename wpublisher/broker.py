@@ -52,7 +52,7 @@ from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
-from wpublisher.processes import process_is_dead, process_label
+from core.processes import process_is_dead, process_label
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ def _load_config_in_worker(**_) -> None:
     follows the files; the web process is the one that syncs them into the database."""
     from django.conf import settings
 
-    from wpublisher.config.services import config_reload
-    from wpublisher.config.watcher import config_watch_start
+    from configuration.reload import config_reload
+    from configuration.watcher import config_watch_start
 
     config_reload(sync=False)
     config_watch_start(settings.CONFIG_DIR, sync=False)

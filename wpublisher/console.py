@@ -12,12 +12,12 @@ from django.contrib.auth.decorators import login_required, user_passes_test
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 
-from wpublisher.exceptions import DomainError, ParameterInvalid
+from core.exceptions import DomainError, ParameterInvalid
 
 
 def reviewer_required(view: Callable) -> Callable:
     """Logged-in staff only (reviewers are Django staff users). A parameter the view cannot read
-    (wpublisher.params) is answered 400 with its code, the parameter and the rule."""
+    (core.params) is answered 400 with its code, the parameter and the rule."""
 
     @functools.wraps(view)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

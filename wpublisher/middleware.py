@@ -15,7 +15,7 @@ LAST_SEEN_KEY = "_wpub_last_seen"
 
 def session_timeout_live() -> int:
     """global_settings.session_timeout of the running config (1800 before one is loaded)."""
-    from wpublisher.config.services import config_current_or_none
+    from core.config.state import config_current_or_none
 
     config = config_current_or_none()
     return config.global_settings.session_timeout if config else 1800

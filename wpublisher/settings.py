@@ -17,7 +17,7 @@ import dj_database_url
 from celery.schedules import crontab
 from kombu import Queue
 
-from wpublisher.files import sqlite_database_private
+from core.files import sqlite_database_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "wpublisher",
+    "core",
     "audit",
     "agents",
     "sites",
@@ -168,7 +169,7 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
-    _redis_cache = {"BACKEND": "wpublisher.cache.RedisCache", "LOCATION": REDIS_URL}
+    _redis_cache = {"BACKEND": "core.cache.RedisCache", "LOCATION": REDIS_URL}
     CACHES = {"default": _redis_cache, "counters": _redis_cache}
 else:
     # Our own filesystem transport (wpublisher/broker.py; it creates the folders): kombu's could deliver a

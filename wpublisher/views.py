@@ -8,12 +8,13 @@ from django.contrib import messages
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from wpublisher import __version__
-from wpublisher.config.editor import EDITABLE_FILES, config_file_check, config_file_read_masked, config_file_save
-from wpublisher.config.schema import AGENTS_FILE
-from wpublisher.config.services import config_status
+from configuration.editor import config_file_save
+from core.config.editor import EDITABLE_FILES, config_file_check, config_file_read_masked
+from core.config.schema import AGENTS_FILE
+from core.config.state import config_status
+from core.exceptions import DomainError
+from core.version import __version__
 from wpublisher.console import render_page, reviewer_required
-from wpublisher.exceptions import DomainError
 from wpublisher.supervisor import supervision_status
 
 

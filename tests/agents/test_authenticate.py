@@ -7,13 +7,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agents import keys as key_module
 from agents.exceptions import AgentNotFound, AuthFailed
 from agents.models import Agent, ApiKey
 from agents.services import agent_authenticate, agent_authenticate_cached, agent_key_revoke, agent_key_rotate
 from audit.models import AuditLog
+from configuration.reload import config_reload
+from core import keys as key_module
 from tests.conftest import agent_entry, new_key, site_entry
-from wpublisher.config.services import config_reload
 
 pytestmark = pytest.mark.django_db
 

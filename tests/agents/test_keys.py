@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from agents import keys
+from core import keys
 
 
 def test_generated_keys_have_a_public_id_and_a_256_bit_secret():

@@ -16,16 +16,16 @@ from mcp.client.streamable_http import streamable_http_client
 
 from agents import services
 from agents.exceptions import AuthFailed
-from agents.keys import key_generate
 from agents.services import agent_authenticate, agent_key_rotate
 from agents.throttling import AttemptOutcome, client_ip_auth_attempt_begin
 from audit.models import AuditLog
+from configuration.reload import config_reload
+from core.keys import key_generate
 from mcp_bridge import asgi
 from mcp_bridge.asgi import VerificationBusy, VerificationSlots
 from tests.conftest import agent_entry, new_key, site_entry
 from tests.mcp_bridge.conftest import connect, make_world
 from tests.mcp_bridge.test_transports import INITIALIZE, MCP_HEADERS, raw
-from wpublisher.config.services import config_reload
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from agents.keys import key_generate
+from core.keys import key_generate
 from tests.support.deployment import ROOT, Deployment
 
 pytestmark = pytest.mark.slow

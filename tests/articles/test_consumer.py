@@ -13,8 +13,8 @@ from channels.testing import WebsocketCommunicator
 from django.urls import path
 
 from articles.consumers import ConsoleConsumer
+from core import events
 from tests.factories import UserFactory
-from wpublisher import events
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.anyio]
 
@@ -78,7 +78,7 @@ async def test_events_of_another_process_arrive_through_the_outbox(monkeypatch):
     await sync_to_async(events._deliver)({"event": "article_submitted", "article_id": 9, "agent_id": "writer"})
     from channels.layers import InMemoryChannelLayer, get_channel_layer
 
-    from audit.models import ConsoleEvent
+    from core.models import ConsoleEvent
 
     through_outbox = isinstance(get_channel_layer(), InMemoryChannelLayer)
     assert await sync_to_async(ConsoleEvent.objects.count)() == (1 if through_outbox else 0)

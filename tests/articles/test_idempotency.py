@@ -13,8 +13,8 @@ from articles.idempotency import IDEMPOTENCY_KEY_TTL, article_write_idempotent, 
 from articles.models import Article, ArticleStatus, IdempotencyKey
 from articles.services import Reviewer
 from audit.models import AuditLog
+from core.exceptions import ValidationFailed
 from tests.factories import AgentFactory, SiteFactory
-from wpublisher.exceptions import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ from agents.models import Agent
 from articles import services
 from articles.models import Article, ArticleRevision
 from audit.models import AuditLog
+from core.exceptions import DomainError, Forbidden, ValidationFailed
 from sites.exceptions import SiteNotFound
 from tests.factories import AgentFactory, SiteFactory
-from wpublisher.exceptions import DomainError, Forbidden, ValidationFailed
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ import pytest
 
 from articles.rendering import MAX_NESTING, html_sanitize, markdown_render
 from bench.markdown_worst import LIMIT, realistic_article, worst_shapes
-from wpublisher.exceptions import ValidationFailed
+from core.exceptions import ValidationFailed
 
 # --- what renders ----------------------------------------------------------------------------------------------
 

@@ -16,9 +16,9 @@ from django.test import Client
 from django.urls import path
 
 from articles.consumers import SESSION_ENDED_CODE, ConsoleConsumer
+from core import events
 from tests.conftest import agent_entry, site_entry
 from tests.factories import UserFactory
-from wpublisher import events
 from wpublisher.middleware import LAST_SEEN_KEY
 
 application = AuthMiddlewareStack(URLRouter([path("ws/console/", ConsoleConsumer.as_asgi())]))

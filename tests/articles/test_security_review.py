@@ -12,11 +12,11 @@ from django.urls import reverse
 from articles import services
 from articles.models import Article, ArticleStatus
 from articles.services import Reviewer
+from core.exceptions import Forbidden
 from tests.conftest import agent_entry, site_entry
 from tests.factories import AgentFactory, SiteFactory, UserFactory
 from tests.mcp_bridge.conftest import SCOPES_ALL, connect, make_world
 from tests.support.mcp import call, error
-from wpublisher.exceptions import Forbidden
 
 S = ArticleStatus
 REVIEWED = "# Reviewed\n\nThe text the reviewer read."

@@ -12,8 +12,8 @@ from articles.exceptions import ArticleChanged, ArticleNotFound, InvalidTransiti
 from articles.models import Article, ArticleRevision, ArticleStatus
 from articles.services import Reviewer
 from audit.models import AuditLog
+from core.exceptions import Forbidden
 from tests.factories import AgentFactory, ArticleFactory, SiteFactory, UserFactory
-from wpublisher.exceptions import Forbidden
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("queued")]
 

@@ -15,11 +15,11 @@ from agents.services import agent_authenticate, agent_key_revoke, agent_key_rota
 from articles import services as articles
 from articles.services import Reviewer
 from audit.models import AuditLog
-from audit.redaction import redact
 from audit.services import audit_record, audit_retention_apply
+from configuration.reload import config_reload
+from core.redaction import redact
 from tests.conftest import agent_entry, site_entry
 from tests.factories import UserFactory
-from wpublisher.config.services import config_reload
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from agents.keys import key_generate
+from core.keys import key_generate
 from tests.support.deployment import ROOT, Deployment
 
 SCOPES_ALL = ["article:submit", "article:read", "article:revise", "article:review"]

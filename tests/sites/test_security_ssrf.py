@@ -18,15 +18,16 @@ import yaml
 from django.urls import reverse
 from mcp import Client
 
-from sites.exceptions import URLRefused, WordPressError
+from core.config.schema import ConfigInvalid, SiteConfig, config_parse
+from core.exceptions import URLRefused
+from core.urlguard import url_guard_check
+from sites.exceptions import WordPressError
 from sites.models import Site
 from sites.services import site_health_check
-from sites.urlguard import url_guard_check
 from sites.wordpress import WordPressClient
 from tests.conftest import agent_entry
 from tests.factories import UserFactory
 from tests.support import remote as support_remote
-from wpublisher.config.schema import ConfigInvalid, SiteConfig, config_parse
 
 PREFIX = "/wp-json/wp/v2"
 SECRET = "AKIA-INTERNAL-SECRET-7f3e9c"

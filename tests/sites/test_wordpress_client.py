@@ -6,11 +6,11 @@ import socket
 
 import pytest
 
+from core.config.schema import SiteConfig
+from core.version import __version__
 from sites.exceptions import WordPressError
 from sites.wordpress import WordPressClient, time_budget
 from tests.sites.fake_wordpress import Failure
-from wpublisher import __version__
-from wpublisher.config.schema import SiteConfig
 
 
 def client_for(fake, *, password=None, timeout=5.0, api_url=None) -> WordPressClient:

@@ -91,7 +91,7 @@ class Deployment:
         """Run Python in a wpublisher process (Django set up, config loaded and synced); returns what the
         code assigned to `result`, through JSON."""
         script = (
-            "import json\nfrom wpublisher.config.services import config_reload\nconfig_reload(sync=True)\n"
+            "import json\nfrom configuration.reload import config_reload\nconfig_reload(sync=True)\n"
             f"result = None\n{code}\nprint('RESULT=' + json.dumps(result, default=str))"
         )
         out = self.manage("shell", "-c", script)

@@ -23,10 +23,10 @@ import pytest
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.transport import virtual
 
+from core.processes import process_label
 from tests.conftest import agent_entry, site_entry
 from tests.support.deployment import Deployment
 from wpublisher.broker import Transport
-from wpublisher.processes import process_label
 
 QUEUE = "work"
 

@@ -60,7 +60,7 @@ def test_agent_config_is_read_once_then_served_from_the_cache_until_the_config_c
     assert queries(lambda: agent_config_get(agent_id="writer")) == 0
     config_files.write(agents=[agent_entry("writer", scopes=["article:submit", "article:read"])])
     with django_capture_on_commit_callbacks(execute=True):
-        from wpublisher.config.services import config_reload
+        from configuration.reload import config_reload
 
         assert config_reload().ok
     assert agent_config_get(agent_id="writer").scopes == ["article:submit", "article:read"]
@@ -69,9 +69,9 @@ def test_agent_config_is_read_once_then_served_from_the_cache_until_the_config_c
 def test_the_active_sites_are_cached_until_the_sites_change(
     loaded_config, config_files, django_capture_on_commit_callbacks
 ):
+    from configuration.reload import config_reload
     from sites.selectors import site_active_ids
     from tests.conftest import agent_entry, site_entry
-    from wpublisher.config.services import config_reload
 
     loaded_config(agents=[agent_entry("writer")], sites=[site_entry("blog"), site_entry("news")])
     assert site_active_ids() == ["blog", "news"]
@@ -86,7 +86,7 @@ def test_the_active_sites_are_cached_until_the_sites_change(
 def test_a_value_read_before_a_key_was_revoked_is_not_cached_after_the_revocation():
     """The race the tombstones close: a reader reads the key, the revocation commits, then the reader
     fills the cache. The fill must not happen, or the revoked key would work until the entry expired."""
-    from wpublisher.cache import api_key_key, cached, invalidate
+    from core.cache import api_key_key, cached, invalidate
 
     def read_racing_a_revocation() -> str:
         invalidate(api_key_key("k"))  # outside a transaction: at once, as at commit
@@ -99,7 +99,7 @@ def test_a_value_read_before_a_key_was_revoked_is_not_cached_after_the_revocatio
 def test_every_thread_shares_one_cache_backend():
     import threading
 
-    from wpublisher.cache import process_cache
+    from core.cache import process_cache
 
     seen = []
     thread = threading.Thread(target=lambda: seen.append(process_cache()))

@@ -11,8 +11,8 @@ from django.core.management.base import CommandError
 
 from agents.models import ApiKey
 from agents.services import agent_authenticate
+from configuration.reload import config_reload
 from tests.conftest import agent_entry, new_key, site_entry
-from wpublisher.config.services import config_reload
 
 pytestmark = pytest.mark.django_db
 

@@ -8,9 +8,9 @@ import pytest
 
 from agents.models import Agent
 from audit.models import AuditLog
+from core.config.state import config_current
 from tests.conftest import agent_entry, new_key, site_entry
 from tests.factories import UserFactory
-from wpublisher.config.services import config_current
 
 pytestmark = pytest.mark.django_db
 

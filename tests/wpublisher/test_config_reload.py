@@ -8,9 +8,10 @@ import pytest
 
 from agents.models import Agent
 from audit.models import AuditLog
+from configuration.reload import config_reload
+from core.config.state import config_current, config_status
 from sites.models import Site
 from tests.conftest import agent_entry, site_entry
-from wpublisher.config.services import config_current, config_reload, config_status
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +84,7 @@ def test_removed_agents_and_sites_become_inactive_and_keep_their_history(loaded_
 
 
 def test_watchdog_reloads_a_changed_file(loaded_config, config_files, settings, transactional_db):
-    from wpublisher.config.watcher import config_watch_start, config_watch_stop
+    from configuration.watcher import config_watch_start, config_watch_stop
 
     loaded_config(agents=[agent_entry("writer")], sites=[site_entry("a")])
     config_watch_start(settings.CONFIG_DIR)

@@ -1,4 +1,4 @@
-"""Unit tests of wpublisher.config.schema: parsing, defaults and every validation message."""
+"""Unit tests of core.config.schema: parsing, defaults and every validation message."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from agents.keys import hash_spec_format, key_generate, key_hash, key_lookup_id
-from wpublisher.config.schema import (
+from core.config.schema import (
     API_KEYS_FILE,
     DEFAULT_SCOPES,
     KNOWN_SCOPES,
@@ -25,6 +24,7 @@ from wpublisher.config.schema import (
     config_parse,
     config_read,
 )
+from core.keys import hash_spec_format, key_generate, key_hash, key_lookup_id
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "config" / "examples"
 KEY_A, KEY_B, KEY_C = (key_generate()[1] for _ in range(3))

@@ -13,14 +13,15 @@ import urllib.request
 import pytest
 from django.core.management import CommandError, call_command
 
-from agents.keys import key_generate
 from agents.models import ApiKey
 from articles.services import article_revise, article_submit
+from configuration.reload import config_reload
+from core.config.editor import config_file_read_masked
+from core.config.state import config_current
+from core.keys import key_generate
 from tests.conftest import agent_entry, site_entry
 from tests.factories import UserFactory
 from tests.support.deployment import Deployment
-from wpublisher.config.editor import config_file_read_masked
-from wpublisher.config.services import config_current, config_reload
 
 pytestmark = pytest.mark.django_db
 

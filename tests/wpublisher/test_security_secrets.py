@@ -26,16 +26,17 @@ import yaml
 from django.core.management import call_command
 from mcp import Client
 
-from agents.keys import hash_spec_format, key_hash
 from agents.models import Agent, ApiKey, KeySource
 from agents.services import agent_authenticate
+from configuration.editor import config_file_save
+from configuration.reload import config_reload
+from core.config.editor import config_file_check, config_file_read_masked
+from core.config.schema import ConfigInvalid, config_parse
+from core.keys import hash_spec_format, key_hash
 from sites.models import Site
 from tests.conftest import agent_entry, new_key, site_entry
 from tests.factories import UserFactory
 from tests.support.deployment import ROOT, Deployment
-from wpublisher.config.editor import config_file_check, config_file_read_masked, config_file_save
-from wpublisher.config.schema import ConfigInvalid, config_parse
-from wpublisher.config.services import config_reload
 
 KEY_RE = re.compile(r"wpk_[a-z0-9]{12}_[A-Za-z0-9_-]{43}")
 
@@ -214,7 +215,7 @@ def test_a_config_file_the_user_wrote_0644_is_made_0600_and_keeps_working(config
 
 
 def test_the_sqlite_database_and_its_companions_are_0600(tmp_path):
-    from wpublisher.files import sqlite_database_private
+    from core.files import sqlite_database_private
 
     fresh = tmp_path / "fresh.sqlite3"
     sqlite_database_private(fresh)

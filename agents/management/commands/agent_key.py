@@ -5,11 +5,11 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from agents.keys import hash_spec_format, key_hash, key_lookup_id, key_strength_problem
 from agents.selectors import agent_key_list
 from agents.services import agent_key_revoke, agent_key_rotate
-from wpublisher.config.services import config_reload
-from wpublisher.exceptions import DomainError
+from configuration.reload import config_reload
+from core.exceptions import DomainError
+from core.keys import hash_spec_format, key_hash, key_lookup_id, key_strength_problem
 
 
 class Command(BaseCommand):

@@ -10,12 +10,12 @@ from django.core.management.base import BaseCommand, CommandError
 from agents.exceptions import AuthFailed
 from agents.selectors import agent_get
 from agents.services import agent_authenticate
+from configuration.reload import config_reload
+from core.exceptions import DomainError
+from core.processes import process_label
 from mcp_bridge.models import Transport
 from mcp_bridge.server import build_server, stdio_identity
 from mcp_bridge.services import mcp_session_close, mcp_session_open
-from wpublisher.config.services import config_reload
-from wpublisher.exceptions import DomainError
-from wpublisher.processes import process_label
 
 
 class Command(BaseCommand):

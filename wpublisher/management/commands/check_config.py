@@ -5,7 +5,7 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from wpublisher.config.schema import ConfigInvalid, config_read
+from core.config.schema import ConfigInvalid, config_read
 
 
 class Command(BaseCommand):

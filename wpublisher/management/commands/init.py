@@ -5,8 +5,8 @@ import re
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from agents.keys import hash_spec_format, key_generate, key_hash, key_spec_id
-from wpublisher.files import file_write_private
+from core.files import file_write_private
+from core.keys import hash_spec_format, key_generate, key_hash, key_spec_id
 
 EXAMPLES_DIR = settings.BASE_DIR / "config" / "examples"
 # An example agent key line: `api_key: "${SOMETHING}"`; init puts a fresh key in its place.

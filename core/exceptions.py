@@ -28,7 +28,7 @@ class ValidationFailed(DomainError):
 
 
 class ParameterInvalid(ValidationFailed):
-    """A query-string, form or URI parameter that cannot be read (wpublisher.params): answered 400, the
+    """A query-string, form or URI parameter that cannot be read (core.params): answered 400, the
     message naming the parameter and its rule."""
 
     http_status = 400
@@ -37,3 +37,18 @@ class ParameterInvalid(ValidationFailed):
 class Forbidden(DomainError):
     code = "FORBIDDEN"
     http_status = 403
+
+
+class URLRefused(DomainError):
+    """A URL the SSRF guard (core/urlguard.py) will not let a request reach: not http(s), a host whose
+    addresses include a refused one (link-local, cloud metadata, unspecified, multicast, reserved), or a
+    redirect to another origin. `problem` is the message without the field; `reason` a short phrase of
+    our own ("address refused", "redirected elsewhere", "host not found")."""
+
+    code = "URL_REFUSED"
+    http_status = 422
+
+    def __init__(self, problem: str, *, field: str, reason: str = "address refused"):
+        super().__init__(f"{field}: {problem}", field=field)
+        self.problem = problem
+        self.reason = reason

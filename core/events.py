@@ -25,7 +25,10 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import close_old_connections, transaction
+from django.db.models import Max
 from django.utils import timezone
+
+from core.models import ConsoleEvent
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +103,6 @@ def _deliver(payload: dict[str, Any]) -> None:
         elif _served_here:
             async_to_sync(_group_send)(layer, payload)
         else:
-            from audit.models import ConsoleEvent
-
             ConsoleEvent.objects.create(payload=payload)
     except Exception:
         # The console is a view on the data; losing a live update must never fail the write it reports.
@@ -114,8 +115,6 @@ def console_event_send(payload: dict[str, Any]) -> None:
 
 
 def _outbox_take(after_id: int) -> tuple[int, list[dict]]:
-    from audit.models import ConsoleEvent
-
     close_old_connections()
     try:
         rows = list(ConsoleEvent.objects.filter(id__gt=after_id).order_by("id").values_list("id", "payload")[:500])
@@ -126,10 +125,6 @@ def _outbox_take(after_id: int) -> tuple[int, list[dict]]:
 
 
 def _outbox_last_id() -> int:
-    from django.db.models import Max
-
-    from audit.models import ConsoleEvent
-
     close_old_connections()
     return ConsoleEvent.objects.aggregate(last=Max("id"))["last"] or 0
 

@@ -1,5 +1,5 @@
 """Editing agents.yml and sites.yml from the console: secrets masked, validation with the same messages as
-check_config, a diff, and saving with a backup and a hot reload."""
+check_config, a diff, and writing with a backup (`configuration.editor` saves and reloads)."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ import yaml
 from django.conf import settings
 from django.utils import timezone
 
-from agents.keys import hash_spec_format, key_hash, key_lookup_id
-from wpublisher.config.schema import AGENTS_FILE, API_KEYS_FILE, SITES_FILE, SYSTEM_FILE, ConfigInvalid, config_parse
-from wpublisher.config.services import ReloadResult, config_reload
-from wpublisher.exceptions import ValidationFailed
-from wpublisher.files import file_private, file_write_private
+from core.config.schema import AGENTS_FILE, API_KEYS_FILE, SITES_FILE, SYSTEM_FILE, ConfigInvalid, config_parse
+from core.exceptions import ValidationFailed
+from core.files import file_private, file_write_private
+from core.keys import hash_spec_format, key_hash, key_lookup_id
 
 EDITABLE_FILES = (AGENTS_FILE, SITES_FILE)
 MASK = "••••••••"
@@ -189,9 +188,9 @@ def config_file_check(*, name: str, edited: str, fingerprint: str) -> tuple[list
     return problems, [(kinds.get(line[:1], "same"), line) for line in diff]
 
 
-def config_file_save(*, name: str, edited: str, fingerprint: str) -> ReloadResult:
-    """Save a valid edited file: a backup of the old one first, then an atomic replace and a reload.
-    An invalid file is refused with its messages and nothing is written."""
+def config_file_write(*, name: str, edited: str, fingerprint: str) -> None:
+    """Write a valid edited file: a backup of the old one first, then an atomic replace (the caller
+    reloads). An invalid file is refused with its messages and nothing is written."""
     problems, _ = config_file_check(name=name, edited=edited, fingerprint=fingerprint)
     if problems:
         raise ConfigInvalid(problems)
@@ -199,7 +198,6 @@ def config_file_save(*, name: str, edited: str, fingerprint: str) -> ReloadResul
     original = path.read_text()
     _backup_write(name, original)
     file_write_private(path, _unmask(name, edited, original))
-    return config_reload(sync=True)
 
 
 def _backup_write(name: str, text: str) -> None:
@@ -217,9 +215,10 @@ def _backup_write(name: str, text: str) -> None:
 
 def config_agent_key_hash(*, agent_id: str) -> bool:
     """Replace the agent's `api_key` written in clear in agents.yml by the `api_key_hash` of the same key
-    (same lookup id, so the stored key is the same), then reload. Called when the agent's key is rotated:
-    the file then never holds the old key in clear, live during the grace or dead after it. `${NAME}`
-    references and api_keys.txt lines are left as they are. Returns whether the file changed."""
+    (same lookup id, so the stored key is the same); the running processes' watchers reload it. Called
+    when the agent's key is rotated: the file then never holds the old key in clear, live during the grace
+    or dead after it. `${NAME}` references and api_keys.txt lines are left as they are. Returns whether
+    the file changed."""
     path = settings.CONFIG_DIR / AGENTS_FILE
     try:
         text = path.read_text()
@@ -243,5 +242,4 @@ def config_agent_key_hash(*, agent_id: str) -> bool:
     for start, end, replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
     file_write_private(path, text)
-    config_reload(sync=True)
     return True

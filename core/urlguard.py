@@ -37,7 +37,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util import connection as socket_connection
 
-from sites.exceptions import URLRefused
+from core.exceptions import URLRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

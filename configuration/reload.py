@@ -1,6 +1,7 @@
-"""The running configuration: load, validate, sync into the database, hot-reload.
+"""Reload the configuration: read, validate, sync into the database and swap in.
 
-A process holds one immutable `Config`. A reload reads and validates the files first; only a valid
+Only entry points (the web server, the worker, commands, the console's config editor) reload; everything
+else reads the running config from `core.config.state`. A reload reads and validates the files first; only a valid
 config is synced and then swapped in with a single assignment, so a request sees the old or the new
 config, never a mix. An invalid file leaves the last good config running and is audited with the exact
 messages.
@@ -9,74 +10,18 @@ messages.
 from __future__ import annotations
 
 import logging
-import os
-import threading
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
+from agents.services import agent_keys_hash_new, agent_keys_sync, agents_sync
 from audit.models import AuditLog, EventType, Severity
-from audit.redaction import secrets_register
 from audit.services import audit_record
-from wpublisher.config.schema import (
-    AGENTS_FILE,
-    API_KEYS_FILE,
-    SITES_FILE,
-    SYSTEM_FILE,
-    Config,
-    ConfigInvalid,
-    config_read,
-)
-from wpublisher.files import files_private
+from core.config.schema import Config, ConfigInvalid
+from core.config.state import config_failed, config_files_read, config_install, config_is_running, config_lock
+from sites.services import sites_sync
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class ConfigState:
-    config: Config | None = None
-    loaded_at: datetime | None = None
-    last_error: list[str] = field(default_factory=list)
-    last_error_at: datetime | None = None
-    # Every secret any config of this process held: a key a rotation moved out of the files (into an
-    # api_key_hash) is still masked in logs and audit rows.
-    secrets_seen: frozenset[str] = frozenset()
-
-
-_state = ConfigState()
-_reload_lock = threading.Lock()
-
-
-def config_current_or_none() -> Config | None:
-    return _state.config
-
-
-def config_current() -> Config:
-    """The running config, loaded (without syncing) on first use. Raises ConfigInvalid when no valid
-    config has ever been loaded in this process."""
-    if _state.config is None:
-        config_reload(sync=False)
-    if _state.config is None:
-        raise ConfigInvalid(_state.last_error or ["no configuration loaded"])
-    return _state.config
-
-
-def config_status() -> dict:
-    """For /health: what is running and the last error, if any."""
-    config = _state.config
-    return {
-        "status": "error" if config is None else ("warning" if _state.last_error else "ok"),
-        "directory": str(settings.CONFIG_DIR),
-        "fingerprint": config.fingerprint[:12] if config else None,
-        "agents": len(config.agents) if config else 0,
-        "sites": len(config.sites) if config else 0,
-        "loaded_at": _state.loaded_at.isoformat() if _state.loaded_at else None,
-        "last_error": _state.last_error or None,
-        "last_error_at": _state.last_error_at.isoformat() if _state.last_error_at else None,
-    }
 
 
 @dataclass
@@ -90,35 +35,23 @@ class ReloadResult:
 def config_reload(*, sync: bool = True) -> ReloadResult:
     """Read and validate the files; on success sync them into the database (when `sync`) and swap them
     in. On failure keep the running config and audit the messages. Safe to call from any thread."""
-    from agents.services import agent_keys_hash_new
-
-    with _reload_lock:
-        # The files hold keys and application passwords: owner only, also when written by hand.
-        files_private(settings.CONFIG_DIR / name for name in (AGENTS_FILE, SITES_FILE, SYSTEM_FILE, API_KEYS_FILE))
+    with config_lock:
         try:
-            config = config_read(settings.CONFIG_DIR, environ=os.environ)
+            config = config_files_read()
         except ConfigInvalid as invalid:
             _config_failed(invalid.messages, sync=sync)
             return ReloadResult(ok=False, changed=False, messages=invalid.messages, summary={})
-        if _state.config is not None and _state.config.fingerprint == config.fingerprint:
-            _state.last_error, _state.last_error_at = [], None
+        if config_is_running(config):
             return ReloadResult(ok=True, changed=False, messages=[], summary={})
         summary: dict = {}
         if sync:
             new_hashes = agent_keys_hash_new(agents=config.agents)
             summary = _config_sync(config, new_hashes)
-        _state.secrets_seen |= config.secrets()
-        secrets_register(_state.secrets_seen)
-        _state.config, _state.loaded_at = config, timezone.now()
-        _state.last_error, _state.last_error_at = [], None
-        logger.info("configuration loaded: %d agents, %d sites", len(config.agents), len(config.sites))
+        config_install(config)
         return ReloadResult(ok=True, changed=True, messages=[], summary=summary)
 
 
 def _config_sync(config: Config, new_hashes: dict[str, str]) -> dict:
-    from agents.services import agent_keys_sync, agents_sync
-    from sites.services import sites_sync
-
     with transaction.atomic():
         site_report = sites_sync(sites=config.sites)
         agent_report = agents_sync(agents=config.agents)
@@ -157,9 +90,7 @@ def _last_config_audit_matches(event_type: EventType, fingerprint: str) -> bool:
 
 
 def _config_failed(messages: list[str], *, sync: bool) -> None:
-    _state.last_error, _state.last_error_at = messages, timezone.now()
-    keeping = "keeping the last good configuration" if _state.config else "no configuration is running"
-    logger.error("configuration invalid, %s:\n  %s", keeping, "\n  ".join(messages))
+    keeping = config_failed(messages)
     if not sync:
         return
     fingerprint = "error:" + "\n".join(messages)

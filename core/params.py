@@ -16,7 +16,7 @@ from typing import overload
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from wpublisher.exceptions import ParameterInvalid
+from core.exceptions import ParameterInvalid
 
 # The largest integer both databases store (signed 64 bits: SQLite INTEGER, PostgreSQL bigint).
 DB_INT_MAX = 2**63 - 1

@@ -22,10 +22,9 @@ from urllib.parse import SplitResult, urlsplit
 
 import yaml
 
-from agents.keys import hash_spec_parse, key_lookup_id, key_strength_problem
-from sites.exceptions import URLRefused
-from sites.urlguard import url_guard_check
-from wpublisher.exceptions import DomainError
+from core.exceptions import DomainError, URLRefused
+from core.keys import hash_spec_parse, key_lookup_id, key_strength_problem
+from core.urlguard import url_guard_check
 
 KNOWN_SCOPES = ("article:submit", "article:read", "article:revise", "article:review")
 DEFAULT_SCOPES = ("article:submit", "article:read")

@@ -10,9 +10,7 @@ from typing import Annotated
 
 from ninja import Field, Path, Query, Schema
 
-from articles.models import ArticleStatus
-from sites.models import HealthStatus
-from wpublisher.config.schema import ID_RE
+from core.config.schema import ID_RE
 
 # Agent and site ids follow the config files' rule, so anything else names none of them.
 ID_PATTERN = f"^{ID_RE.pattern}$"
@@ -42,17 +40,3 @@ class DetailOut(Schema):
     not logged in as staff, 403 when the CSRF token is missing."""
 
     detail: str
-
-
-class AgentCountsOut(Schema):
-    active: int
-    connected: int = Field(description="agents with an open MCP session")
-
-
-class StatsOut(Schema):
-    """What an operator watches (`mcp_bridge.selectors.system_metrics`): statuses absent from a count are 0."""
-
-    articles_by_status: dict[ArticleStatus, int]
-    agents: AgentCountsOut
-    sites_by_health: dict[HealthStatus, int] = Field(description="active sites only")
-    last_24h: dict[str, int] = Field(description="submissions, publishes, failures and failed logins by event type")
