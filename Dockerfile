@@ -5,11 +5,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY wpublisher ./wpublisher
+COPY api ./api
+COPY mcp_bridge ./mcp_bridge
+COPY configuration ./configuration
+COPY articles ./articles
 COPY agents ./agents
 COPY sites ./sites
-COPY articles ./articles
 COPY audit ./audit
-COPY mcp_bridge ./mcp_bridge
+COPY core ./core
 RUN pip install --no-cache-dir . && useradd --system --home /app wpublisher && mkdir -p /data && chown wpublisher /data
 COPY manage.py ./
 COPY templates ./templates

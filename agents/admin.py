@@ -15,9 +15,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from agents.models import Agent, ApiKey
+from agents.models import Agent, ApiKey, McpSession
 from agents.services import agent_key_revoke, agent_key_rotate
 from core.admin_helpers import (
+    ReadOnlyMixin,
     ViewOnlyMixin,
     action_confirmation,
     action_confirmed,
@@ -187,3 +188,54 @@ class AgentAdmin(ViewOnlyMixin, admin.ModelAdmin):
             else:
                 self.message_user(request, f"Agent {agent.pk}: no active key to revoke", messages.WARNING)
         return None
+
+
+class SessionStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("open", "open"), ("closed", "closed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[McpSession]) -> QuerySet[McpSession]:
+        if self.value() == "open":
+            return queryset.filter(closed_at__isnull=True)
+        if self.value() == "closed":
+            return queryset.filter(closed_at__isnull=False)
+        return queryset
+
+
+@admin.register(McpSession)
+class McpSessionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = (
+        "agent",
+        "transport",
+        "ip_address",
+        "opened_at",
+        "last_activity_at",
+        "closed_at",
+        "close_reason",
+    )
+    list_filter = (SessionStateFilter, "transport")
+    list_select_related = ("agent",)
+    search_fields = ("=agent__id", "=ip_address")
+    search_help_text = "An exact agent id or IP address"
+    date_hierarchy = "opened_at"
+    ordering = ("-opened_at",)
+    list_per_page = 100
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    actions = None
+    fields = (
+        "id",
+        "agent",
+        "transport",
+        "ip_address",
+        "user_agent",
+        "process",
+        "opened_at",
+        "last_activity_at",
+        "closed_at",
+        "close_reason",
+    )
+    readonly_fields = fields

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 
 from agents.exceptions import AgentNotFound
-from agents.models import Agent, AgentWeeklyReport, ApiKey
-from core.cache import AuthMemo, agent_config_key, agent_stats_key, auth_generation, cached, cached_many
+from agents.models import Agent, AgentWeeklyReport, ApiKey, McpSession
+from core.cache import AuthMemo, agent_config_key, auth_generation, cached, cached_many
 
 # Active agents by id, shared by the requests of this process (read-only: never change one).
 _agents_memo = AuthMemo()
@@ -46,50 +46,14 @@ def agent_key_list(*, agent_id: str | None = None) -> QuerySet[ApiKey]:
     return keys.filter(agent_id=agent_id) if agent_id else keys
 
 
-def agent_stats(*, agent_id: str) -> dict:
-    """Counters and articles by status for one agent (cached; writes that change them invalidate)."""
-    return cached(agent_stats_key(agent_id), lambda: _agent_stats(agent_id))
-
-
-def _agent_stats(agent_id: str) -> dict:
-    from articles.models import Article
-
-    agent = agent_get(agent_id=agent_id)
-    by_status = dict(
-        Article.objects.filter(submitting_agent_id=agent_id)
-        .values_list("status")
-        .annotate(n=Count("id"))
-        .values_list("status", "n")
-    )
-    return {
-        "agent_id": agent.id,
-        "name": agent.name,
-        "role": agent.role,
-        "is_active": agent.is_active,
-        "last_seen": agent.last_seen.isoformat() if agent.last_seen else None,
-        "total_articles_submitted": agent.total_articles_submitted,
-        "total_revisions": agent.total_revisions,
-        "total_articles_approved": agent.total_articles_approved,
-        "total_articles_rejected": agent.total_articles_rejected,
-        "total_articles_published": agent.total_articles_published,
-        "articles_by_status": by_status,
-    }
-
-
-def agent_article_counts() -> dict[str, dict[str, int]]:
-    """Articles by status for every agent, in one query: {agent_id: {status: count}}."""
-    from articles.models import Article
-
-    counts: dict[str, dict[str, int]] = {}
-    rows = Article.objects.values_list("submitting_agent_id", "status").annotate(n=Count("id"))
-    for agent_id, status, n in rows.values_list("submitting_agent_id", "status", "n"):
-        counts.setdefault(agent_id, {})[status] = n
-    return counts
-
-
 def agent_latest_weekly_reports() -> dict[str, AgentWeeklyReport]:
     """The newest weekly report of each agent."""
     latest: dict[str, AgentWeeklyReport] = {}
     for report in AgentWeeklyReport.objects.order_by("agent_id", "-week_start"):
         latest.setdefault(report.agent_id, report)
     return latest
+
+
+def connected_agent_ids() -> set[str]:
+    """Agents with an open MCP session."""
+    return set(McpSession.objects.filter(closed_at__isnull=True).values_list("agent_id", flat=True).distinct())

@@ -3,12 +3,14 @@ from __future__ import annotations
 import functools
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.expressions import Col
 
 from agents.models import Agent
+from agents.selectors import agent_get
 from articles.exceptions import ArticleNotFound
 from articles.models import Article, ArticleRevision, ArticleStatus
+from core.cache import agent_stats_key, cached
 from core.exceptions import ValidationFailed
 
 LIST_LIMIT_MAX = 100
@@ -181,3 +183,40 @@ def article_publishing_queue(*, limit: int = 20) -> list[Article]:
         .defer("content_markdown", "content_html")
         .order_by("reviewed_at", "id")[:limit]
     )
+
+
+def agent_stats(*, agent_id: str) -> dict:
+    """Counters and articles by status for one agent (cached; writes that change them invalidate)."""
+    return cached(agent_stats_key(agent_id), lambda: _agent_stats(agent_id))
+
+
+def _agent_stats(agent_id: str) -> dict:
+    agent = agent_get(agent_id=agent_id)
+    by_status = dict(
+        Article.objects.filter(submitting_agent_id=agent_id)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return {
+        "agent_id": agent.id,
+        "name": agent.name,
+        "role": agent.role,
+        "is_active": agent.is_active,
+        "last_seen": agent.last_seen.isoformat() if agent.last_seen else None,
+        "total_articles_submitted": agent.total_articles_submitted,
+        "total_revisions": agent.total_revisions,
+        "total_articles_approved": agent.total_articles_approved,
+        "total_articles_rejected": agent.total_articles_rejected,
+        "total_articles_published": agent.total_articles_published,
+        "articles_by_status": by_status,
+    }
+
+
+def agent_article_counts() -> dict[str, dict[str, int]]:
+    """Articles by status for every agent, in one query: {agent_id: {status: count}}."""
+    counts: dict[str, dict[str, int]] = {}
+    rows = Article.objects.values_list("submitting_agent_id", "status").annotate(n=Count("id"))
+    for agent_id, status, n in rows.values_list("submitting_agent_id", "status", "n"):
+        counts.setdefault(agent_id, {})[status] = n
+    return counts

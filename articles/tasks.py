@@ -10,6 +10,7 @@ from celery import shared_task
 from articles.exceptions import PublishingBusy
 from articles.idempotency import idempotency_keys_expire
 from articles.models import ArticleStatus
+from articles.reports import agent_weekly_reports_write
 from articles.services import (
     article_post_reconcile,
     article_publish,
@@ -90,3 +91,8 @@ def recover_stuck_publishes() -> int:
 def expire_idempotency_keys() -> int:
     """Forget idempotency keys older than a day."""
     return idempotency_keys_expire()
+
+
+@shared_task(name="articles.write_agent_weekly_reports")
+def write_agent_weekly_reports() -> int:
+    return len(agent_weekly_reports_write())

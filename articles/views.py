@@ -14,15 +14,15 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agents.models import Agent
-from agents.selectors import agent_article_counts, agent_list
+from agents.selectors import agent_list, connected_agent_ids
 from articles import selectors, services
 from articles.models import Article, ArticleRevision, ArticleStatus
+from articles.selectors import agent_article_counts
 from articles.services import Reviewer
 from audit.models import AuditLog, EventType
 from audit.monitoring import hourly_counts, publish_durations
 from core.exceptions import ValidationFailed
 from core.params import int_check, param_int, param_text
-from mcp_bridge.selectors import connected_agent_ids
 from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.selectors import site_list
 from wpublisher.charts import bar_chart, line_chart

@@ -40,7 +40,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from agents.exceptions import AuthFailed, RateLimited
-from agents.models import Agent
+from agents.models import Agent, Transport
 from agents.services import agent_authenticate, agent_authenticate_cached, agent_key_known
 from agents.throttling import (
     AttemptEnd,
@@ -54,7 +54,7 @@ from agents.throttling import (
 )
 from core.events import console_events_loop_set
 from mcp_bridge.exceptions import TooManyAgents
-from mcp_bridge.models import Transport
+from mcp_bridge.metrics import AUTH_FAILURES, IPS_BLOCKED, MCP_REQUEST_DURATION, MCP_REQUESTS
 from mcp_bridge.services import (
     TOUCH_INTERVAL,
     mcp_session_admission_end,
@@ -66,7 +66,6 @@ from mcp_bridge.services import (
     mcp_sessions_expire,
 )
 from mcp_bridge.threads import run_sync
-from wpublisher.metrics import AUTH_FAILURES, IPS_BLOCKED, MCP_REQUEST_DURATION, MCP_REQUESTS
 
 logger = logging.getLogger(__name__)
 
@@ -573,7 +572,7 @@ class McpGateway:
     async def _touch_or_admit(self, session_id, config, send, receive, *, agent: Agent, **opening) -> bool:
         if session_id in self._touched and time.monotonic() - self._touched[session_id] < TOUCH_INTERVAL.seconds:
             return True
-        from mcp_bridge.models import McpSession
+        from agents.models import McpSession
 
         is_open = await _db(lambda: McpSession.objects.filter(pk=session_id, closed_at__isnull=True).exists())
         if is_open:

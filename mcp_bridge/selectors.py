@@ -2,15 +2,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mcp_bridge.models import McpSession
+from agents.selectors import connected_agent_ids
 
 if TYPE_CHECKING:
     from agents.models import Agent
     from audit.models import AuditLog
-
-
-def connected_agent_ids() -> set[str]:
-    return set(McpSession.objects.filter(closed_at__isnull=True).values_list("agent_id", flat=True).distinct())
 
 
 def system_metrics() -> dict:

@@ -27,26 +27,28 @@ from pydantic import Field
 
 from agents.exceptions import AuthFailed
 from agents.models import Agent
-from agents.selectors import agent_config_get, agent_get, agent_list, agent_stats
+from agents.selectors import agent_config_get, agent_get, agent_list, connected_agent_ids
+from agents.serializers import agent_summary, weekly_report
 from agents.services import agent_authenticate
 from agents.throttling import agent_request_allow
 from articles import selectors as article_selectors
 from articles import services as article_services
 from articles.idempotency import article_write_idempotent
 from articles.models import Article
-from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX
+from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX, agent_stats
+from articles.serializers import article_detail, article_status, article_summary
 from articles.services import Reviewer
 from audit.selectors import audit_log_list
+from audit.serializers import audit_entry
 from core.exceptions import DomainError, Forbidden
 from core.params import DB_INT_MAX, int_parse
 from core.version import __version__
-from mcp_bridge import serializers
 from mcp_bridge.arguments import StrictMCPServer
+from mcp_bridge.metrics import MCP_TOOL_CALLS
 from mcp_bridge.prompts import agent_specialization_guide_text, multi_agent_workflow_text
-from mcp_bridge.selectors import connected_agent_ids
 from mcp_bridge.threads import run_sync, run_sync_content
 from sites.selectors import site_get, site_health, site_list
-from wpublisher.metrics import MCP_TOOL_CALLS
+from sites.serializers import site_summary
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _current_agent: ContextVar[Agent | None] = ContextVar("mcp_current_agent", default=None)
@@ -185,12 +187,12 @@ StatusName = Literal["pending_review", "publishing", "published", "publish_faile
 
 
 def _agent_dict(agent: Agent) -> dict[str, Any]:
-    return serializers.agent_summary(agent, connected=agent.id in connected_agent_ids())
+    return agent_summary(agent, connected=agent.id in connected_agent_ids())
 
 
 def _article_detail(article_id: int) -> dict[str, Any]:
     article = article_selectors.article_get(article_id=article_id, agent=current_agent())
-    return serializers.article_detail(article, list(article_selectors.article_revision_list(article=article)))
+    return article_detail(article, list(article_selectors.article_revision_list(article=article)))
 
 
 def _write(
@@ -229,7 +231,7 @@ def _register_tools(server: MCPServer) -> None:
             target_site=target_site,
             agent_metadata=agent_metadata,
         )
-        return serializers.article_status(article)
+        return article_status(article)
 
     @server.tool(annotations=READ_ONLY)
     @_tool_call
@@ -251,14 +253,14 @@ def _register_tools(server: MCPServer) -> None:
             limit=limit,
             offset=offset,
         )
-        return {"articles": [serializers.article_summary(a) for a in articles], "limit": limit, "offset": offset}
+        return {"articles": [article_summary(a) for a in articles], "limit": limit, "offset": offset}
 
     @server.tool(annotations=READ_ONLY)
     @_tool_call
     def get_article_status(article_id: ArticleId) -> dict[str, Any]:
         """The status of an article: review outcome, publishing progress, errors, WordPress link."""
         article = article_selectors.article_status_get(article_id=article_id, agent=current_agent())
-        return serializers.article_status(article)
+        return article_status(article)
 
     @server.tool(annotations=READ_ONLY)
     @_tool_call
@@ -315,7 +317,7 @@ def _register_tools(server: MCPServer) -> None:
             expected_revision=expected_revision,
             notes=reviewer_notes,
         )
-        return serializers.article_status(article)
+        return article_status(article)
 
     @server.tool(annotations=WRITES)
     @_tool_call
@@ -330,14 +332,14 @@ def _register_tools(server: MCPServer) -> None:
             article_id=article_id,
             rejection_reason=rejection_reason,
         )
-        return serializers.article_status(article)
+        return article_status(article)
 
     @server.tool(annotations=WRITES)
     @_tool_call
     def retry_publish(article_id: ArticleId, idempotency_key: IdempotencyKeyArg = None) -> dict[str, Any]:
         """Publish a publish_failed article again (its submitter, or an agent with article:review)."""
         article = _write(article_services.article_retry_publish, idempotency_key, article_id=article_id)
-        return serializers.article_status(article)
+        return article_status(article)
 
     @server.tool(annotations=READ_ONLY)
     @_tool_call
@@ -345,13 +347,13 @@ def _register_tools(server: MCPServer) -> None:
         """The configured agents: role, scopes, whether connected now, counters."""
         connected = connected_agent_ids()
         agents = agent_list(include_inactive=include_inactive)
-        return {"agents": [serializers.agent_summary(a, connected=a.id in connected) for a in agents]}
+        return {"agents": [agent_summary(a, connected=a.id in connected) for a in agents]}
 
     @server.tool(annotations=READ_ONLY)
     @_tool_call
     def list_sites(include_inactive: bool = False) -> dict[str, Any]:
         """The WordPress sites articles can target, with their health."""
-        return {"sites": [serializers.site_summary(s) for s in site_list(include_inactive=include_inactive)]}
+        return {"sites": [site_summary(s) for s in site_list(include_inactive=include_inactive)]}
 
     @server.tool(annotations=READ_ONLY)
     @_tool_call
@@ -386,7 +388,7 @@ def _register_resources(server: MCPServer) -> None:
     def agent_articles_resource(agent_id: str) -> Any:
         agent_get(agent_id=agent_id)
         articles = article_selectors.article_list(agent=current_agent(), agent_id=agent_id, limit=100)
-        return [serializers.article_summary(a) for a in articles]
+        return [article_summary(a) for a in articles]
 
     @server.resource("agent://{agent_id}/stats", mime_type=json_type, description="An agent's counters")
     @_resource_read
@@ -397,24 +399,24 @@ def _register_resources(server: MCPServer) -> None:
     @_resource_read
     def agent_reports_resource(agent_id: str) -> Any:
         agent = agent_get(agent_id=agent_id)
-        return [serializers.weekly_report(r) for r in agent.weekly_reports.all()[:12]]
+        return [weekly_report(r) for r in agent.weekly_reports.all()[:12]]
 
     @server.resource("site://list", mime_type=json_type, description="Every active site with its health")
     @_resource_read
     def sites_resource() -> Any:
-        return [serializers.site_summary(s) for s in site_list()]
+        return [site_summary(s) for s in site_list()]
 
     @server.resource("site://{site_id}", mime_type=json_type, description="One site")
     @_resource_read
     def site_resource(site_id: str) -> Any:
-        return serializers.site_summary(site_get(site_id=site_id))
+        return site_summary(site_get(site_id=site_id))
 
     @server.resource("site://{site_id}/articles", mime_type=json_type, description="Articles for a site")
     @_resource_read
     def site_articles_resource(site_id: str) -> Any:
         site_get(site_id=site_id)
         articles = article_selectors.article_list(agent=current_agent(), target_site=site_id, limit=100)
-        return [serializers.article_summary(a) for a in articles]
+        return [article_summary(a) for a in articles]
 
     @server.resource("site://{site_id}/health", mime_type=json_type, description="A site's last health check")
     @_resource_read
@@ -442,7 +444,7 @@ def _register_resources(server: MCPServer) -> None:
     def events_resource() -> Any:
         from mcp_bridge.selectors import system_event_list
 
-        return [serializers.audit_entry(e) for e in system_event_list(agent=current_agent(), limit=AUDIT_PAGE_SIZE)]
+        return [audit_entry(e) for e in system_event_list(agent=current_agent(), limit=AUDIT_PAGE_SIZE)]
 
     @server.resource(
         "audit://logs{?page,event_type,agent_id,severity}",
@@ -457,7 +459,7 @@ def _register_resources(server: MCPServer) -> None:
         number = int_parse(page or "1", name="page", minimum=1, maximum=AUDIT_PAGE_MAX)
         rows = audit_log_list(event_type=event_type or None, agent_id=agent_id or None, severity=severity or None)
         start = (number - 1) * AUDIT_PAGE_SIZE
-        entries = [serializers.audit_entry(e) for e in rows[start : start + AUDIT_PAGE_SIZE + 1]]
+        entries = [audit_entry(e) for e in rows[start : start + AUDIT_PAGE_SIZE + 1]]
         return {
             "page": number,
             "page_size": AUDIT_PAGE_SIZE,

@@ -9,15 +9,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.exceptions import RateLimited
-from agents.models import Agent
+from agents.models import Agent, McpSession
+from agents.selectors import connected_agent_ids
 from audit.models import EventType
 from audit.services import audit_record
 from core.cache import process_cache
 from core.processes import process_is_dead, process_label
 from mcp_bridge.events import agent_connection_event_send
 from mcp_bridge.exceptions import TooManyAgents
-from mcp_bridge.models import McpSession
-from mcp_bridge.selectors import connected_agent_ids
 
 # A session's last activity is written at most this often.
 TOUCH_INTERVAL = timedelta(seconds=30)

@@ -1,8 +1,8 @@
 """Prometheus metrics at /metrics.
 
-Counters of what happens in this process (MCP requests and tool calls, authentication failures) live
-in prometheus_client's registry; each web process exposes its own, as Prometheus expects. The state of
-the system (articles by status, agents, sites, publishes) is read from the database at scrape time, so
+Counters of what happens in this process (MCP requests and tool calls, authentication failures: see
+mcp_bridge.metrics) live in prometheus_client's registry; each web process exposes its own, as Prometheus
+expects. The state of the system (articles by status, agents, sites, publishes) is read from the database at scrape time, so
 every process reports the same numbers, whichever process did the work (the Celery workers included).
 The processes that `manage.py serve` supervises (up, restarts) are read from its state file at scrape time."""
 
@@ -10,22 +10,9 @@ from __future__ import annotations
 
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
-
-MCP_REQUESTS = Counter(
-    "wpublisher_mcp_requests", "MCP HTTP requests by transport and HTTP status", ["transport", "status"]
-)
-MCP_REQUEST_DURATION = Histogram(
-    "wpublisher_mcp_request_duration_seconds",
-    "Time to answer an MCP HTTP request (SSE streams excluded)",
-    ["transport"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-MCP_TOOL_CALLS = Counter("wpublisher_mcp_tool_calls", "MCP tool calls by tool and outcome", ["tool", "outcome"])
-AUTH_FAILURES = Counter("wpublisher_auth_failures", "Failed agent authentications (this process)")
-IPS_BLOCKED = Counter("wpublisher_ips_blocked", "Client IPs blocked after repeated failures (this process)")
 
 HEALTH_VALUES = {"healthy": 1.0, "warning": 0.5, "error": 0.0, "unknown": -1.0}
 
@@ -35,9 +22,9 @@ class DatabaseCollector(Collector):
 
     def collect(self):
         from agents.models import Agent
+        from agents.selectors import connected_agent_ids
         from articles.models import Article, ArticleStatus
         from audit.monitoring import publish_durations
-        from mcp_bridge.selectors import connected_agent_ids
         from sites.models import Site
 
         articles = GaugeMetricFamily("wpublisher_articles", "Articles by status", labels=["status"])

@@ -15,10 +15,9 @@ REVIEWERS_GROUP = "Reviewers"
 # and clear console/admin sign-in lockouts (django-axes).
 REVIEWER_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "articles": ("view_article", "change_article", "view_articlerevision"),
-    "agents": ("view_agent", "view_apikey"),
+    "agents": ("view_agent", "view_apikey", "view_mcpsession"),
     "sites": ("view_site",),
     "audit": ("view_auditlog",),
-    "mcp_bridge": ("view_mcpsession",),
     "axes": ("view_accessattempt", "delete_accessattempt", "view_accessfailurelog", "view_accesslog"),
 }
 

@@ -233,7 +233,7 @@ CELERY_BEAT_SCHEDULE = {
     "expire-idempotency-keys": {"task": "articles.expire_idempotency_keys", "schedule": 3600.0},
     # Every Monday, shortly after the week ends (UTC).
     "weekly-agent-reports": {
-        "task": "agents.write_weekly_reports",
+        "task": "articles.write_agent_weekly_reports",
         "schedule": crontab(minute=15, hour=0, day_of_week="mon"),
     },
 }

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.main import api
 from wpublisher import views
-from wpublisher.api import api
 from wpublisher.metrics import metrics_view
 
 urlpatterns = [

@@ -10,10 +10,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from agents.models import Agent, ApiKey
+from agents.models import Agent, ApiKey, McpSession
 from agents.services import agent_authenticate, agent_key_create
 from audit.models import AuditLog, EventType
-from mcp_bridge.models import McpSession
 from tests.factories import AgentFactory, ArticleFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,16 +131,16 @@ def test_mcp_session_admin_is_a_read_only_list_with_an_open_closed_filter(admin_
     common = {"agent": agent, "transport": "streamable-http", "opened_at": now, "last_activity_at": now}
     McpSession.objects.create(id="open-session", ip_address="10.0.0.7", **common)
     McpSession.objects.create(id="closed-session", closed_at=now, close_reason="idle", **common)
-    changelist = reverse("admin:mcp_bridge_mcpsession_changelist")
+    changelist = reverse("admin:agents_mcpsession_changelist")
     assert admin_client.get(changelist).status_code == 200
     opened = admin_client.get(changelist, {"state": "open"}).text
     assert "10.0.0.7" in opened and "idle" not in opened
     assert "idle" in admin_client.get(changelist, {"state": "closed"}).text
     assert admin_client.get(changelist, {"q": agent.id}).status_code == 200
-    change = reverse("admin:mcp_bridge_mcpsession_change", args=["open-session"])
+    change = reverse("admin:agents_mcpsession_change", args=["open-session"])
     assert admin_client.get(change).status_code == 200
     assert admin_client.post(change, {"close_reason": "edited"}).status_code == 403
-    assert admin_client.get(reverse("admin:mcp_bridge_mcpsession_add")).status_code == 403
+    assert admin_client.get(reverse("admin:agents_mcpsession_add")).status_code == 403
     assert McpSession.objects.get(pk="open-session").close_reason == ""
 
 
@@ -157,7 +156,7 @@ def test_no_admin_page_shows_a_key_hash_or_a_key(admin_client, agent_with_key):
         ("articles_article", article.pk),
         ("sites_site", article.target_site_id),
         ("audit_auditlog", audit.pk),
-        ("mcp_bridge_mcpsession", "s1"),
+        ("agents_mcpsession", "s1"),
     ]:
         urls += [reverse(f"admin:{name}_changelist"), reverse(f"admin:{name}_change", args=[pk])]
     for url in urls:

@@ -8,9 +8,8 @@ import pytest
 from django.utils import timezone
 
 from agents import services
-from agents.models import ApiKey
+from agents.models import ApiKey, McpSession
 from articles.models import ArticleStatus
-from mcp_bridge.models import McpSession
 from tests.factories import AgentFactory, ArticleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

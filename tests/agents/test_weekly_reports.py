@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from agents.models import AgentWeeklyReport
-from agents.services import agent_weekly_reports_write
 from articles import services
 from articles.models import Article
+from articles.reports import agent_weekly_reports_write
 from articles.services import Reviewer
 from audit.models import AuditLog
 from tests.factories import AgentFactory, SiteFactory, UserFactory

@@ -7,7 +7,7 @@ import pytest
 from articles import selectors, services
 from articles.exceptions import ArticleNotFound
 from articles.rendering import markdown_render
-from mcp_bridge import serializers
+from articles.serializers import article_status
 from tests.factories import AgentFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,9 +21,9 @@ def article():
 
 
 def test_a_status_read_is_one_query_with_everything_the_status_shows(article, django_assert_num_queries):
-    expected = serializers.article_status(selectors.article_get(article_id=article.pk))
+    expected = article_status(selectors.article_get(article_id=article.pk))
     with django_assert_num_queries(1):
-        status = serializers.article_status(selectors.article_status_get(article_id=article.pk))
+        status = article_status(selectors.article_status_get(article_id=article.pk))
     assert status == expected
     assert status["status"] == "pending_review" and status["tags"] == ["a"]
 

@@ -339,7 +339,7 @@ async def test_clients_on_every_transport_do_not_hold_the_process(tmp_path, worl
     assert close_code is None
     assert sse_outcome["ended"] == "cleanly"
     still_open = deployment.run(
-        "from mcp_bridge.models import McpSession\n"
+        "from agents.models import McpSession\n"
         "result = list(McpSession.objects.filter(closed_at__isnull=True).exclude(process='').values_list('id'))"
     )
     assert still_open == []

@@ -124,7 +124,7 @@ async def test_concurrent_initializes_cannot_overshoot_sessions_per_agent(limits
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * SESSIONS + [429] * (8 - SESSIONS)
     open_sessions = world.run(
-        "from mcp_bridge.models import McpSession\n"
+        "from agents.models import McpSession\n"
         "result = McpSession.objects.filter(agent_id='crowd', closed_at__isnull=True).count()"
     )
     assert open_sessions == SESSIONS
@@ -269,6 +269,6 @@ async def test_a_session_timeout_lowered_at_runtime_ends_sessions_idle_longer(ti
     assert again.status_code == 404  # the SDK's session is gone too
     assert (await ping(world, "busy", busy)).status_code == 200
     closed = world.run(
-        f"from mcp_bridge.models import McpSession\nresult = McpSession.objects.get(pk='{idle}').close_reason"
+        f"from agents.models import McpSession\nresult = McpSession.objects.get(pk='{idle}').close_reason"
     )
     assert closed == "idle timeout"

@@ -10,12 +10,12 @@ import pytest
 from django.utils import timezone
 
 from agents.exceptions import RateLimited
+from agents.models import McpSession
+from agents.selectors import connected_agent_ids
 from agents.throttling import agent_request_allow, client_ip_auth_failure_record, client_ip_check
 from audit.models import AuditLog
 from mcp_bridge.asgi import client_ip, is_mcp_path
 from mcp_bridge.exceptions import TooManyAgents
-from mcp_bridge.models import McpSession
-from mcp_bridge.selectors import connected_agent_ids
 from mcp_bridge.services import (
     mcp_session_admit,
     mcp_session_close,

@@ -160,7 +160,7 @@ async def test_a_session_less_client_is_recorded_as_connected(world):
     async with connect(world, "narrow", mode="2026-07-28") as client:
         assert not (await client.call_tool("list_sites", {})).is_error
         sessions = world.run(
-            "from mcp_bridge.models import McpSession\n"
+            "from agents.models import McpSession\n"
             "result = list(McpSession.objects.filter(agent_id='narrow', closed_at__isnull=True)"
             ".values_list('id', 'transport', 'process'))"
         )

@@ -75,7 +75,7 @@ async def test_every_client_works_through_plain_round_robin(stateless_pair, mode
     assert set(used) == set(ports)  # both processes answered
     assert titles == [f"{mode} {n}" for n in range(4)]
     sessions = world.run(
-        "from mcp_bridge.models import McpSession\n"
+        "from agents.models import McpSession\n"
         "result = list(McpSession.objects.filter(agent_id='writer').values_list('id', flat=True))"
     )
     assert sessions == ["stateless:writer"]  # connected, with no process-bound session

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from agents.selectors import agent_stats
 from articles import services
+from articles.selectors import agent_stats
 from sites.selectors import site_health
 from sites.services import _site_health_record
 from tests.factories import AgentFactory, SiteFactory

@@ -118,6 +118,6 @@ def test_init_reviewer_makes_a_staff_user_with_reviewer_rights_not_a_superuser(c
     client.force_login(bob)
     for page in ("/", "/audit/", "/api/articles", "/admin/", "/admin/articles/article/", "/admin/audit/auditlog/"):
         assert client.get(page).status_code == 200, page
-    for page in ("/admin/agents/agent/", "/admin/sites/site/", "/admin/mcp_bridge/mcpsession/"):
+    for page in ("/admin/agents/agent/", "/admin/sites/site/", "/admin/agents/mcpsession/"):
         assert client.get(page).status_code == 200, page
     assert client.get("/admin/auth/user/").status_code == 403

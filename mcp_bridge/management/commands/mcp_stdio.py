@@ -8,12 +8,12 @@ import anyio
 from django.core.management.base import BaseCommand, CommandError
 
 from agents.exceptions import AuthFailed
+from agents.models import Transport
 from agents.selectors import agent_get
 from agents.services import agent_authenticate
 from configuration.reload import config_reload
 from core.exceptions import DomainError
 from core.processes import process_label
-from mcp_bridge.models import Transport
 from mcp_bridge.server import build_server, stdio_identity
 from mcp_bridge.services import mcp_session_close, mcp_session_open
 

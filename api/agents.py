@@ -8,11 +8,11 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from agents.models import ApiKey, KeySource
-from agents.selectors import agent_get, agent_key_list, agent_list, agent_stats
+from agents.selectors import agent_get, agent_key_list, agent_list, connected_agent_ids
+from agents.serializers import agent_summary
+from api.schemas import AgentIdPath, ErrorOut
 from articles.models import ArticleStatus
-from core.schemas import AgentIdPath, ErrorOut
-from mcp_bridge.selectors import connected_agent_ids
-from mcp_bridge.serializers import agent_summary
+from articles.selectors import agent_stats
 
 router = Router(tags=["agents"])
 

@@ -7,10 +7,10 @@ from datetime import datetime
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
-from core.schemas import ErrorOut, SiteIdPath
-from mcp_bridge.serializers import site_summary
+from api.schemas import ErrorOut, SiteIdPath
 from sites.models import HealthStatus
 from sites.selectors import site_health, site_list
+from sites.serializers import site_summary
 from sites.services import site_health_check
 
 router = Router(tags=["sites"])

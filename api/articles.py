@@ -11,11 +11,11 @@ from typing import Annotated, Any
 from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema
 
+from api.schemas import DB_INT_MAX, TEXT_PATTERN, AgentIdQuery, DetailOut, ErrorOut, SiteIdQuery, Text
 from articles.models import ArticleStatus
 from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX, article_get, article_list, article_revision_list
+from articles.serializers import article_detail, article_status, article_summary
 from articles.services import Reviewer, article_approve, article_reject, article_retry_publish
-from core.schemas import DB_INT_MAX, TEXT_PATTERN, AgentIdQuery, DetailOut, ErrorOut, SiteIdQuery, Text
-from mcp_bridge.serializers import article_detail, article_status, article_summary
 
 router = Router(tags=["articles"])
 
@@ -82,7 +82,7 @@ class RejectIn(Schema):
 
 # An article id: ids past 64 bits exist in neither database.
 ArticleId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
-# The review actions' refusals; 415 is a form body (see wpublisher.api.form_body). Those reading a JSON body
+# The review actions' refusals; 415 is a form body (see api.main.form_body). Those reading a JSON body
 # also answer django-ninja's 400 when it does not parse.
 REVIEW_ERRORS = {404: ErrorOut, 409: ErrorOut, 415: ErrorOut, 422: ErrorOut}
 

@@ -13,13 +13,13 @@ from ninja import Field, NinjaAPI, Schema, Swagger
 from ninja.errors import ValidationError
 from ninja.security import SessionAuthIsStaff
 
-from agents.api import router as agents_router
-from articles.api import router as articles_router
+from api.agents import router as agents_router
+from api.articles import router as articles_router
+from api.sites import router as sites_router
 from articles.models import ArticleStatus
 from core.exceptions import DomainError, ValidationFailed
 from core.version import __version__
 from mcp_bridge.selectors import system_metrics
-from sites.api import router as sites_router
 from sites.models import HealthStatus
 
 
