@@ -5,6 +5,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY wpublisher ./wpublisher
+COPY console ./console
 COPY api ./api
 COPY mcp_bridge ./mcp_bridge
 COPY configuration ./configuration

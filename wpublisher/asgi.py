@@ -37,9 +37,9 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 from django.db import connections  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from articles.consumers import ConsoleConsumer  # noqa: E402
 from configuration.reload import config_reload  # noqa: E402
 from configuration.watcher import config_watch_start  # noqa: E402
+from console.consumers import ConsoleConsumer  # noqa: E402
 from core.events import console_events_served_here  # noqa: E402
 from mcp_bridge.asgi import GatewayState, McpGateway, gateway, is_mcp_path, respond_unavailable  # noqa: E402
 

@@ -2,8 +2,9 @@
 
 Counters of what happens in this process (MCP requests and tool calls, authentication failures: see
 mcp_bridge.metrics) live in prometheus_client's registry; each web process exposes its own, as Prometheus
-expects. The state of the system (articles by status, agents, sites, publishes) is read from the database at scrape time, so
-every process reports the same numbers, whichever process did the work (the Celery workers included).
+expects. The state of the system (articles by status, agents, sites, publishes) is read from the database
+at scrape time, so every process reports the same numbers, whichever process did the work (the Celery
+workers included).
 The processes that `manage.py serve` supervises (up, restarts) are read from its state file at scrape time."""
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class ProcessCollector(Collector):
     a stale "up" would hide that nothing restarts the processes any more."""
 
     def collect(self):
-        from wpublisher.supervisor import supervision_status
+        from core.supervision import supervision_status
 
         restarts = CounterMetricFamily(
             "wpublisher_process_restarts", "Restarts of a process by manage.py serve", labels=["process"]

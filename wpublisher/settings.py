@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "sites",
     "articles",
     "mcp_bridge",
+    "console",
     "axes",
 ]
 
@@ -107,7 +108,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "wpublisher.middleware.SessionIdleTimeoutMiddleware",
+    "console.middleware.SessionIdleTimeoutMiddleware",
     # Last: turns a sign-in refused for a lockout into the login page saying until when (wpublisher.logins).
     "axes.middleware.AxesMiddleware",
 ]

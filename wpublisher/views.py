@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import time
 
-from django.contrib import messages
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
 
-from configuration.editor import config_file_save
-from core.config.editor import EDITABLE_FILES, config_file_check, config_file_read_masked
-from core.config.schema import AGENTS_FILE
 from core.config.state import config_status
-from core.exceptions import DomainError
+from core.supervision import supervision_status
 from core.version import __version__
-from wpublisher.console import render_page, reviewer_required
-from wpublisher.supervisor import supervision_status
 
 
 def _check(probe) -> dict:
@@ -114,36 +108,3 @@ def health(request: HttpRequest) -> JsonResponse:
         "sites": sites,
     }
     return JsonResponse(body, status=code)
-
-
-@reviewer_required
-def config_editor(request: HttpRequest) -> HttpResponse:
-    """Edit agents.yml / sites.yml: validate (messages as check_config), show the diff, save with a backup
-    and reload. Secrets stay masked and unchanged unless edited."""
-    name = request.POST.get("file") or request.GET.get("file") or AGENTS_FILE
-    context: dict = {"files": EDITABLE_FILES, "name": name, "problems": None, "diff": None}
-    try:
-        if request.method == "POST":
-            edited = request.POST.get("text", "").replace("\r\n", "\n")
-            fingerprint = request.POST.get("fingerprint", "")
-            context.update(text=edited, fingerprint=fingerprint)
-            problems, diff = config_file_check(name=name, edited=edited, fingerprint=fingerprint)
-            context.update(problems=problems, diff=diff)
-            if request.POST.get("action") == "save" and not problems:
-                result = config_file_save(name=name, edited=edited, fingerprint=fingerprint)
-                messages.success(
-                    request,
-                    f"{name} saved (backup kept) and reloaded" if result.changed else f"{name} saved; nothing changed",
-                )
-                context["text"], context["fingerprint"] = config_file_read_masked(name=name)
-                context["diff"] = None
-        else:
-            context["text"], context["fingerprint"] = config_file_read_masked(name=name)
-    except DomainError as error:
-        messages.error(request, f"{error.code}: {error.message}")
-        context.setdefault("text", "")
-        context.setdefault("fingerprint", "")
-    except OSError as error:
-        messages.error(request, f"CONFIG_ERROR: cannot write {name}: {error.strerror}")
-    context["status"] = config_status()
-    return render_page(request, "console/config.html", "console/partials/config.html", context)

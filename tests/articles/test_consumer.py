@@ -12,7 +12,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.urls import path
 
-from articles.consumers import ConsoleConsumer
+from console.consumers import ConsoleConsumer
 from core import events
 from tests.factories import UserFactory
 

@@ -15,11 +15,11 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 from django.urls import path
 
-from articles.consumers import SESSION_ENDED_CODE, ConsoleConsumer
+from console.consumers import SESSION_ENDED_CODE, ConsoleConsumer
+from console.middleware import LAST_SEEN_KEY
 from core import events
 from tests.conftest import agent_entry, site_entry
 from tests.factories import UserFactory
-from wpublisher.middleware import LAST_SEEN_KEY
 
 application = AuthMiddlewareStack(URLRouter([path("ws/console/", ConsoleConsumer.as_asgi())]))
 

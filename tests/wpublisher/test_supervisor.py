@@ -27,18 +27,11 @@ from types import SimpleNamespace
 
 import pytest
 
+from core.supervision import BACKING_OFF, RUNNING, STATE_FILE, process_start_marker, supervision_status
 from tests.conftest import agent_entry, site_entry
 from tests.factories import UserFactory
 from tests.support.deployment import ROOT, Deployment
-from wpublisher.supervisor import (
-    BACKING_OFF,
-    RUNNING,
-    STATE_FILE,
-    Supervisor,
-    backoff_delay,
-    process_start_marker,
-    supervision_status,
-)
+from wpublisher.supervisor import Supervisor, backoff_delay
 
 PYTHON = sys.executable
 CHROMIUM = "/usr/bin/chromium"

@@ -5,7 +5,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from wpublisher.supervisor import STOP_TIMEOUT, Supervisor, state_path
+from core.supervision import state_path
+from wpublisher.supervisor import STOP_TIMEOUT, Supervisor
 
 
 class Command(BaseCommand):

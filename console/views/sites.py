@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
+from console.charts import line_chart
+from console.pages import render_page, reviewer_required, run_action
 from core.params import text_parse
 from sites.models import SiteHealthSample
 from sites.selectors import site_list
 from sites.services import site_health_check
-from wpublisher.charts import line_chart
-from wpublisher.console import render_page, reviewer_required, run_action
 
 HISTORY_POINTS = 40
 

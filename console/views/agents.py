@@ -8,8 +8,8 @@ from django.views.decorators.http import require_POST
 from agents.selectors import agent_key_list, agent_latest_weekly_reports, agent_list, connected_agent_ids
 from agents.services import KEY_ROTATION_GRACE_MAX, agent_key_revoke, agent_key_rotate
 from articles.selectors import agent_article_counts
+from console.pages import render_page, reviewer_required, run_action
 from core.params import param_int, param_text, text_parse
-from wpublisher.console import render_page, reviewer_required, run_action
 
 
 def _agents_context(new_key: tuple[str, str] | None = None) -> dict:

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.template.loader import render_to_string
 
+from console.middleware import LAST_SEEN_KEY, session_timeout_live
 from core.events import CONSOLE_GROUP, console_event_relay
-from wpublisher.middleware import LAST_SEEN_KEY, session_timeout_live
 
 logger = logging.getLogger(__name__)
 # The close code a console's websocket gets when its login session has ended.

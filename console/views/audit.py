@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from audit.models import EventType, Severity
 from audit.selectors import audit_log_list
+from console.pages import render_page, reviewer_required
 from core.params import param_datetime, param_int, param_text
-from wpublisher.console import render_page, reviewer_required
 
 PAGE_SIZE = 100
 CSV_COLUMNS = [

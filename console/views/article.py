@@ -1,0 +1,106 @@
+"""One article: its revisions and their diff, its history, and approve, reject or retry publishing."""
+
+from __future__ import annotations
+
+import difflib
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.views.decorators.http import require_POST
+
+from articles import selectors, services
+from articles.models import Article, ArticleRevision
+from articles.services import Reviewer
+from audit.models import AuditLog
+from console.pages import render_page, reviewer_required, run_action
+from core.exceptions import ValidationFailed
+from core.params import int_check, param_int
+
+
+def _shown_revision(revision: int | None) -> int:
+    """The revision the article page showed (its form posts it); an approval without one is refused."""
+    if revision is None:
+        raise ValidationFailed("revision is required: the revision shown on the article page", field="revision")
+    return revision
+
+
+def _revision_diff(article: Article, first: int, second: int) -> list[tuple[str, str]]:
+    revisions = {r.number: r for r in ArticleRevision.objects.filter(article=article, number__in=[first, second])}
+    if first not in revisions or second not in revisions:
+        return []
+    before, after = revisions[first], revisions[second]
+    lines = difflib.unified_diff(
+        f"# {before.title}\n\n{before.content_markdown}".splitlines(),
+        f"# {after.title}\n\n{after.content_markdown}".splitlines(),
+        fromfile=f"revision {first}",
+        tofile=f"revision {second}",
+        lineterm="",
+    )
+    kinds = {"+": "added", "-": "removed", "@": "hunk"}
+    return [(kinds.get(line[:1], "same"), line) for line in lines]
+
+
+def _article_context(request: HttpRequest, article_id: int) -> dict:
+    int_check(article_id, name="article_id", minimum=1)  # the URL takes any digits
+    article = get_object_or_404(Article.objects.select_related("target_site", "submitting_agent"), pk=article_id)
+    revisions = list(selectors.article_revision_list(article=article))
+    numbers = [r.number for r in revisions]
+    first = param_int(request.GET, "a", default=numbers[-2] if len(numbers) > 1 else numbers[0], minimum=1)
+    second = param_int(request.GET, "b", default=numbers[-1], minimum=1)
+    return {
+        "article": article,
+        "revisions": revisions,
+        "diff": _revision_diff(article, first, second) if first != second else [],
+        "diff_from": first,
+        "diff_to": second,
+        "history": AuditLog.objects.filter(article_id=article.pk).order_by("-id")[:50],
+    }
+
+
+@reviewer_required
+def article_detail(request: HttpRequest, article_id: int) -> HttpResponse:
+    return render_page(
+        request, "console/article.html", "console/partials/article.html", _article_context(request, article_id)
+    )
+
+
+@reviewer_required
+@require_POST
+def article_action(request: HttpRequest, article_id: int) -> HttpResponse:
+    action = request.POST.get("action")
+    reviewer = Reviewer(user=request.user)
+    int_check(article_id, name="article_id", minimum=1)  # the URL takes any digits
+    expected = param_int(request.POST, "revision", minimum=1)
+    if action == "approve":
+        run_action(
+            request,
+            lambda: services.article_approve(
+                reviewer=reviewer,
+                article_id=article_id,
+                notes=request.POST.get("reviewer_notes"),
+                expected_revision=_shown_revision(expected),
+            ),
+            f"article {article_id} approved; publishing",
+        )
+    elif action == "reject":
+        run_action(
+            request,
+            lambda: services.article_reject(
+                reviewer=reviewer,
+                article_id=article_id,
+                rejection_reason=request.POST.get("rejection_reason"),
+                expected_revision=expected,
+            ),
+            f"article {article_id} rejected",
+        )
+    elif action == "retry":
+        run_action(
+            request,
+            lambda: services.article_retry_publish(article_id=article_id, user=request.user),
+            f"article {article_id} queued for publishing again",
+        )
+    if not request.htmx:
+        return redirect("console:article", article_id=article_id)
+    return render_page(
+        request, "console/article.html", "console/partials/article.html", _article_context(request, article_id)
+    )
