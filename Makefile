@@ -42,9 +42,11 @@ soak: $(STAMP)
 soak-smoke: $(STAMP)
 	$(PY) bench/soak.py --smoke
 
+## lint: ruff, the import layers (lint-imports: [tool.importlinter] in pyproject.toml), migrations up to date
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) manage.py makemigrations --check --dry-run
 
 check-config: $(STAMP)

@@ -30,7 +30,10 @@ from core.cache import (
     fill,
     invalidate,
 )
+from core.config.editor import config_agent_key_hash
 from core.config.schema import AgentConfig
+from core.config.state import config_current_or_none
+from core.exceptions import ValidationFailed
 from core.keys import (
     key_candidate_ids,
     key_check,
@@ -226,8 +229,6 @@ def _agent_mark_seen(*, key: ApiKey, agent: Agent, now, ip_address: str | None, 
 
 
 def _session_timeout() -> int:
-    from core.config.state import config_current_or_none
-
     config = config_current_or_none()
     return config.global_settings.session_timeout if config else 1800
 
@@ -266,8 +267,6 @@ def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "
     """A new key; the agent's other keys keep working for `grace_seconds` (0 to KEY_ROTATION_GRACE_MAX), then
     stop."""
     if not 0 <= grace_seconds <= KEY_ROTATION_GRACE_MAX:
-        from core.exceptions import ValidationFailed
-
         raise ValidationFailed(f"grace: must be 0 to {KEY_ROTATION_GRACE_MAX} seconds (30 days)", field="grace")
     agent = _active_agent(agent_id)
     not_after = timezone.now() + timedelta(seconds=grace_seconds)
@@ -297,7 +296,6 @@ def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "
 def _config_key_hide(*, agent_id: str) -> None:
     """The rotated-out key, if agents.yml gives it in clear, is replaced there by its hash (it works until
     the grace ends all the same): the file never keeps an old key in clear."""
-    from core.config.editor import config_agent_key_hash
 
     try:
         config_agent_key_hash(agent_id=agent_id)

@@ -17,9 +17,9 @@ from api.agents import router as agents_router
 from api.articles import router as articles_router
 from api.sites import router as sites_router
 from articles.models import ArticleStatus
+from articles.selectors import system_metrics
 from core.exceptions import DomainError, ValidationFailed
 from core.version import __version__
-from mcp_bridge.selectors import system_metrics
 from sites.models import HealthStatus
 
 
@@ -29,7 +29,7 @@ class AgentCountsOut(Schema):
 
 
 class StatsOut(Schema):
-    """What an operator watches (`mcp_bridge.selectors.system_metrics`): statuses absent from a count are 0."""
+    """What an operator watches (`articles.selectors.system_metrics`): statuses absent from a count are 0."""
 
     articles_by_status: dict[ArticleStatus, int]
     agents: AgentCountsOut

@@ -1,17 +1,21 @@
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.db.models.expressions import Col
+from django.utils import timezone
 
 from agents.models import Agent
-from agents.selectors import agent_get
+from agents.selectors import agent_get, connected_agent_ids
 from articles.exceptions import ArticleNotFound
 from articles.models import Article, ArticleRevision, ArticleStatus
+from audit.models import AuditLog
 from core.cache import agent_stats_key, cached
 from core.exceptions import ValidationFailed
+from sites.models import Site
 
 LIST_LIMIT_MAX = 100
 # Past this no page exists anyway; beyond 64 bits the databases refuse the number.
@@ -220,3 +224,30 @@ def agent_article_counts() -> dict[str, dict[str, int]]:
     for agent_id, status, n in rows.values_list("submitting_agent_id", "status", "n"):
         counts.setdefault(agent_id, {})[status] = n
     return counts
+
+
+def system_metrics() -> dict:
+    """The numbers an operator watches: articles by status, agents, sites by health, recent activity."""
+    day_ago = timezone.now() - timedelta(days=1)
+    recent = dict(
+        AuditLog.objects.filter(
+            timestamp__gte=day_ago,
+            event_type__in=["article_submitted", "publish_succeeded", "publish_failed", "auth_failed"],
+        )
+        .values_list("event_type")
+        .annotate(n=Count("id"))
+        .values_list("event_type", "n")
+    )
+    return {
+        "articles_by_status": dict(
+            Article.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+        ),
+        "agents": {"active": Agent.objects.filter(is_active=True).count(), "connected": len(connected_agent_ids())},
+        "sites_by_health": dict(
+            Site.objects.filter(is_active=True)
+            .values_list("health_status")
+            .annotate(n=Count("id"))
+            .values_list("health_status", "n")
+        ),
+        "last_24h": recent,
+    }

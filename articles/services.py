@@ -31,9 +31,10 @@ from audit.models import EventType, Severity
 from audit.services import audit_record
 from core.cache import agent_stats_key, invalidate, site_health_key
 from core.config.schema import PublishingSettings, SiteConfig, SystemSettings, term_name_problem
-from core.config.state import system_limits
+from core.config.state import config_current, system_limits
 from core.exceptions import Forbidden, ValidationFailed
 from core.processes import process_is_dead, process_label
+from core.tasks import task_enqueue_on_commit
 from sites.exceptions import SiteNotFound
 from sites.models import Site
 from sites.selectors import site_active_ids
@@ -45,6 +46,8 @@ NOTE_MAX = 500
 REASON_MAX = 2000
 PUBLISH_CLAIM_MARGIN = timedelta(seconds=10)
 CLAIM_RELEASED = {"publish_claimed_at": None, "publish_claimed_by": ""}
+# The Celery task that publishes an article (articles.tasks.publish_article), queued by name.
+PUBLISH_TASK = "articles.publish_article"
 
 
 @dataclass(frozen=True)
@@ -499,9 +502,7 @@ def _revision_not_written_by(reviewer: Reviewer, article: Article) -> None:
 
 
 def _enqueue_publish(article_id: int) -> None:
-    from articles.tasks import publish_article
-
-    transaction.on_commit(lambda: publish_article.delay(article_id))
+    task_enqueue_on_commit(PUBLISH_TASK, article_id)
 
 
 def article_approve(*, reviewer: Reviewer, article_id: int, expected_revision: int, notes: Any = None) -> Article:
@@ -840,7 +841,6 @@ def article_publish(*, article_id: int) -> Article | None:
     transaction (`_post_ensure_one`). Raises WordPressError, leaving the claim for the caller to
     release (`article_publish_retry_later`) or give up (`article_publish_fail`), and PublishingBusy when
     the concurrency limit is reached (nothing was claimed)."""
-    from core.config.state import config_current
 
     config = config_current()
     publishing = config.publishing
@@ -869,7 +869,6 @@ def article_publish(*, article_id: int) -> Article | None:
 def article_post_reconcile(*, article_id: int) -> list[int]:
     """Trash the posts of a published article other than the one it was published as: drafts that
     creates whose answer was lost left on WordPress after the publish settled. Returns their ids."""
-    from core.config.state import config_current
 
     article = Article.objects.filter(pk=article_id, status=S.PUBLISHED, wordpress_post_id__isnull=False).first()
     config = config_current()
@@ -893,7 +892,6 @@ def article_publish_recover(*, enqueue: Callable[[int], Any]) -> list[int]:
     """Queue again every publishing article whose worker died mid-publish (a claim older than the claim
     limit, or held by a dead process of this host) or whose task has not started well after it was due.
     The claim and the post lookup make a surplus task harmless: no post is ever published twice."""
-    from core.config.state import config_current
 
     publishing = config_current().publishing
     now = timezone.now()

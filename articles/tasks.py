@@ -12,6 +12,7 @@ from articles.idempotency import idempotency_keys_expire
 from articles.models import ArticleStatus
 from articles.reports import agent_weekly_reports_write
 from articles.services import (
+    PUBLISH_TASK,
     article_post_reconcile,
     article_publish,
     article_publish_defer,
@@ -20,6 +21,7 @@ from articles.services import (
     article_publish_retry_later,
     publish_reconcile_delay,
 )
+from core.config.state import config_current
 from sites.exceptions import WordPressError
 
 logger = logging.getLogger(__name__)
@@ -33,10 +35,9 @@ def retry_delay(*, base: float, retries: int) -> float:
     return base * (2**retries) * random.uniform(0.5, 1.5)  # noqa: S311 - jitter, not security
 
 
-@shared_task(bind=True, name="articles.publish_article", acks_late=True, reject_on_worker_lost=True, max_retries=None)
+@shared_task(bind=True, name=PUBLISH_TASK, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def publish_article(self, article_id: int) -> str:
     """Publish one approved article. Safe to run twice: the claim and the post lookup see to that."""
-    from core.config.state import config_current
 
     try:
         article = article_publish(article_id=article_id)

@@ -10,6 +10,7 @@ from django.db import connections
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from configuration.reload import config_reload
 from core.config.schema import AGENTS_FILE, API_KEYS_FILE, SITES_FILE, SYSTEM_FILE
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,6 @@ _observer_lock = threading.Lock()
 def config_watch_start(config_dir: Path, *, sync: bool = True) -> None:
     """Start watching `config_dir` (once per process)."""
     global _observer, _handler
-    from configuration.reload import config_reload
 
     with _observer_lock:
         if _observer is not None:

@@ -30,7 +30,6 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -40,7 +39,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from agents.exceptions import AuthFailed, RateLimited
-from agents.models import Agent, Transport
+from agents.models import Agent, McpSession, Transport
 from agents.services import agent_authenticate, agent_authenticate_cached, agent_key_known
 from agents.throttling import (
     AttemptEnd,
@@ -52,9 +51,12 @@ from agents.throttling import (
     client_ip_blocked_error,
     client_ip_check,
 )
+from core.config.state import config_current
 from core.events import console_events_loop_set
 from mcp_bridge.exceptions import TooManyAgents
+from mcp_bridge.identity import authenticated_request, request_agent
 from mcp_bridge.metrics import AUTH_FAILURES, IPS_BLOCKED, MCP_REQUEST_DURATION, MCP_REQUESTS
+from mcp_bridge.server import build_server
 from mcp_bridge.services import (
     TOUCH_INTERVAL,
     mcp_session_admission_end,
@@ -68,13 +70,6 @@ from mcp_bridge.services import (
 from mcp_bridge.threads import run_sync
 
 logger = logging.getLogger(__name__)
-
-# Set by the gateway for the request it authenticated; read by the SDK's token verifier.
-authenticated_request: ContextVar[tuple[str, Agent] | None] = ContextVar("mcp_authenticated_request", default=None)
-# The agent authenticated for the Streamable HTTP POST being served, for its tool call to use without
-# reading it again. It sits in a box that is emptied when the request ends, so that a task the SDK spawned
-# while serving it (a session's, which outlives the request) finds the box empty and reads the agent anew.
-request_agent: ContextVar[list[Agent | None] | None] = ContextVar("mcp_request_agent", default=None)
 
 MCP_PATHS = ("/mcp", "/sse", "/messages")
 # A query parameter whose name, lowercased and without "-"/"_", holds one of these looks like a credential:
@@ -221,9 +216,6 @@ class McpGateway:
             self._calls -= 1
 
     def _build(self) -> None:
-        from core.config.state import config_current
-        from mcp_bridge.server import build_server
-
         config = config_current()
         security = TransportSecuritySettings(
             enable_dns_rebinding_protection=True,
@@ -299,8 +291,6 @@ class McpGateway:
         mcp_sessions_close_orphaned(reason="server restarted")
 
     async def _run(self, started: asyncio.Future) -> None:
-        from core.config.state import config_current
-
         try:
             async with self._manager.run():
                 started.set_result(None)
@@ -382,7 +372,6 @@ class McpGateway:
             reason = "starting" if self._state in (GatewayState.IDLE, GatewayState.STARTING) else "shutting_down"
             await respond_unavailable(receive, send, reason)
             return
-        from core.config.state import config_current
 
         config = config_current()
         ip = client_ip(scope, config.system.trusted_proxy_count)
@@ -572,7 +561,6 @@ class McpGateway:
     async def _touch_or_admit(self, session_id, config, send, receive, *, agent: Agent, **opening) -> bool:
         if session_id in self._touched and time.monotonic() - self._touched[session_id] < TOUCH_INTERVAL.seconds:
             return True
-        from agents.models import McpSession
 
         is_open = await _db(lambda: McpSession.objects.filter(pk=session_id, closed_at__isnull=True).exists())
         if is_open:
@@ -663,7 +651,6 @@ class McpGateway:
         """An SSE stream is the session: recorded when the SDK announces its id (its admission's place is
         given back then), closed when the stream ends, and ended after global_settings.session_timeout seconds
         (the live value) without a message from the client."""
-        from core.config.state import config_current
 
         session: dict[str, str] = {}
         admitted = [True]

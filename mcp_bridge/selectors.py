@@ -2,53 +2,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agents.selectors import connected_agent_ids
+from articles.selectors import article_visible_to
+from audit.selectors import audit_log_list
+from core.config.state import config_current
 
 if TYPE_CHECKING:
     from agents.models import Agent
     from audit.models import AuditLog
 
 
-def system_metrics() -> dict:
-    """The numbers an operator watches: articles by status, agents, sites by health, recent activity."""
-    from datetime import timedelta
-
-    from django.db.models import Count
-    from django.utils import timezone
-
-    from agents.models import Agent
-    from articles.models import Article
-    from audit.models import AuditLog
-    from sites.models import Site
-
-    day_ago = timezone.now() - timedelta(days=1)
-    recent = dict(
-        AuditLog.objects.filter(
-            timestamp__gte=day_ago,
-            event_type__in=["article_submitted", "publish_succeeded", "publish_failed", "auth_failed"],
-        )
-        .values_list("event_type")
-        .annotate(n=Count("id"))
-        .values_list("event_type", "n")
-    )
-    return {
-        "articles_by_status": dict(
-            Article.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n")
-        ),
-        "agents": {"active": Agent.objects.filter(is_active=True).count(), "connected": len(connected_agent_ids())},
-        "sites_by_health": dict(
-            Site.objects.filter(is_active=True)
-            .values_list("health_status")
-            .annotate(n=Count("id"))
-            .values_list("health_status", "n")
-        ),
-        "last_24h": recent,
-    }
-
-
 def config_agents() -> dict:
     """The agents of the running configuration, without any key."""
-    from core.config.state import config_current
 
     config = config_current()
     return {
@@ -71,7 +35,6 @@ def config_agents() -> dict:
 
 def config_sites() -> dict:
     """The sites of the running configuration, without any password."""
-    from core.config.state import config_current
 
     config = config_current()
     return {
@@ -99,9 +62,6 @@ def system_event_list(*, agent: Agent, limit: int) -> list[AuditLog]:
     only those naming no article but its own, and no agent but itself (others' articles, permalinks and
     errors do not exist for it, as in every article read)."""
     from django.db.models import Q
-
-    from articles.selectors import article_visible_to
-    from audit.selectors import audit_log_list
 
     events = audit_log_list().filter(category__in=["publishing", "site", "system"])
     if not agent.has_scope("article:read"):

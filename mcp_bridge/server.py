@@ -35,7 +35,7 @@ from articles import selectors as article_selectors
 from articles import services as article_services
 from articles.idempotency import article_write_idempotent
 from articles.models import Article
-from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX, agent_stats
+from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX, agent_stats, system_metrics
 from articles.serializers import article_detail, article_status, article_summary
 from articles.services import Reviewer
 from audit.selectors import audit_log_list
@@ -44,8 +44,10 @@ from core.exceptions import DomainError, Forbidden
 from core.params import DB_INT_MAX, int_parse
 from core.version import __version__
 from mcp_bridge.arguments import StrictMCPServer
+from mcp_bridge.identity import authenticated_request, request_agent
 from mcp_bridge.metrics import MCP_TOOL_CALLS
 from mcp_bridge.prompts import agent_specialization_guide_text, multi_agent_workflow_text
+from mcp_bridge.selectors import config_agents, config_sites, system_event_list
 from mcp_bridge.threads import run_sync, run_sync_content
 from sites.selectors import site_get, site_health, site_list
 from sites.serializers import site_summary
@@ -83,8 +85,6 @@ def current_agent() -> Agent:
 def _resolve_caller() -> Agent:
     access = get_access_token()
     if access is not None:
-        from mcp_bridge.asgi import request_agent
-
         box = request_agent.get()
         if box is not None and box[0] is not None and box[0].id == access.client_id:
             return box[0]  # authenticated by the gateway for this very request
@@ -431,8 +431,6 @@ def _register_resources(server: MCPServer) -> None:
     @server.resource("system://metrics", mime_type=json_type, description="Counts of articles, agents, sites")
     @_resource_read
     def metrics_resource() -> Any:
-        from mcp_bridge.selectors import system_metrics
-
         return system_metrics()
 
     @server.resource(
@@ -442,8 +440,6 @@ def _register_resources(server: MCPServer) -> None:
     )
     @_resource_read
     def events_resource() -> Any:
-        from mcp_bridge.selectors import system_event_list
-
         return [audit_entry(e) for e in system_event_list(agent=current_agent(), limit=AUDIT_PAGE_SIZE)]
 
     @server.resource(
@@ -470,15 +466,11 @@ def _register_resources(server: MCPServer) -> None:
     @server.resource("config://agents", mime_type=json_type, description="The agents' configuration (no keys)")
     @_resource_read
     def config_agents_resource() -> Any:
-        from mcp_bridge.selectors import config_agents
-
         return config_agents()
 
     @server.resource("config://sites", mime_type=json_type, description="The sites' configuration (no passwords)")
     @_resource_read
     def config_sites_resource() -> Any:
-        from mcp_bridge.selectors import config_sites
-
         return config_sites()
 
 
@@ -513,8 +505,6 @@ class GatewayTokenVerifier:
     request, with the client IP for blocking and audit, and put the agent in a context variable."""
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        from mcp_bridge.asgi import authenticated_request
-
         verified = authenticated_request.get()
         if verified is None or verified[0] != token:
             return None

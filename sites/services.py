@@ -15,6 +15,7 @@ from audit.models import EventType, Severity
 from audit.services import audit_record
 from core.cache import ACTIVE_SITES_KEY, invalidate, site_health_key
 from core.config.schema import SiteConfig
+from core.config.state import config_current
 from sites.events import site_health_event_send
 from sites.exceptions import SiteNotFound, WordPressError
 from sites.models import HealthStatus, Site, SiteHealthSample
@@ -107,7 +108,6 @@ def site_health_check(*, site_id: str) -> Site:
 
     The recorded `health_message` is the status's short reason in our own words, what agents see (and the
     audit row and console event say); the remote answer is kept in `health_detail`, for reviewers only."""
-    from core.config.state import config_current
 
     config = config_current()
     site = Site.objects.filter(pk=site_id).first()

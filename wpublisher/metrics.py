@@ -15,6 +15,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from agents.models import Agent
+from agents.selectors import connected_agent_ids
+from articles.models import Article, ArticleStatus
+from audit.monitoring import publish_durations
+from core.supervision import supervision_status
+from sites.models import Site
+
 HEALTH_VALUES = {"healthy": 1.0, "warning": 0.5, "error": 0.0, "unknown": -1.0}
 
 
@@ -22,12 +29,6 @@ class DatabaseCollector(Collector):
     """The system's state, read when Prometheus scrapes."""
 
     def collect(self):
-        from agents.models import Agent
-        from agents.selectors import connected_agent_ids
-        from articles.models import Article, ArticleStatus
-        from audit.monitoring import publish_durations
-        from sites.models import Site
-
         articles = GaugeMetricFamily("wpublisher_articles", "Articles by status", labels=["status"])
         counts = dict(Article.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
         for status in ArticleStatus.values:
@@ -76,8 +77,6 @@ class ProcessCollector(Collector):
     a stale "up" would hide that nothing restarts the processes any more."""
 
     def collect(self):
-        from core.supervision import supervision_status
-
         restarts = CounterMetricFamily(
             "wpublisher_process_restarts", "Restarts of a process by manage.py serve", labels=["process"]
         )

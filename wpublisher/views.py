@@ -10,6 +10,8 @@ from django.http import HttpRequest, JsonResponse
 from core.config.state import config_status
 from core.supervision import supervision_status
 from core.version import __version__
+from sites.selectors import site_list
+from wpublisher.celery import app
 
 
 def _check(probe) -> dict:
@@ -29,8 +31,6 @@ def _database() -> dict:
 
 
 def _broker() -> dict:
-    from wpublisher.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         return {"transport": conn.transport.driver_name}
@@ -55,8 +55,6 @@ def _channel_layer() -> dict:
 
 
 def _sites() -> list[dict]:
-    from sites.selectors import site_list
-
     return [
         {
             "id": site.id,

@@ -4,6 +4,8 @@ from typing import Any
 
 from django import template
 
+from articles.models import ArticleStatus
+
 register = template.Library()
 
 
@@ -14,6 +16,4 @@ def get_item(mapping: dict, key: Any) -> Any:
 
 @register.filter
 def status_label(value: str) -> str:
-    from articles.models import ArticleStatus
-
     return ArticleStatus(value).label if value in ArticleStatus.values else value

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand
 
 from core.files import file_write_private
 from core.keys import hash_spec_format, key_generate, key_hash, key_spec_id
+from wpublisher.reviewers import reviewer_create
 
 EXAMPLES_DIR = settings.BASE_DIR / "config" / "examples"
 # An example agent key line: `api_key: "${SOMETHING}"`; init puts a fresh key in its place.
@@ -34,8 +35,6 @@ class Command(BaseCommand):
             self._reviewer(reviewer)
 
     def _reviewer(self, username: str) -> None:
-        from wpublisher.reviewers import reviewer_create
-
         _, created, password = reviewer_create(username=username)
         verb = "created" if created else "reset the password of"
         self.stdout.write(f"{verb} reviewer {username}; password (shown once): {password}")
