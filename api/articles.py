@@ -11,11 +11,12 @@ from typing import Annotated, Any
 from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema
 
+from agents.actors import Actor
 from api.schemas import DB_INT_MAX, TEXT_PATTERN, AgentIdQuery, DetailOut, ErrorOut, SiteIdQuery, Text
 from articles.models import ArticleStatus
 from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX, article_get, article_list, article_revision_list
 from articles.serializers import article_detail, article_status, article_summary
-from articles.services import Reviewer, article_approve, article_reject, article_retry_publish
+from articles.services import article_approve, article_reject, article_retry_publish
 
 router = Router(tags=["articles"])
 
@@ -124,7 +125,7 @@ def get_article(request: HttpRequest, article_id: ArticleId) -> dict:
 def approve_article(request: HttpRequest, article_id: ArticleId, body: ApproveIn) -> dict:
     """Approve a pending article at the revision the reviewer read, and queue its publishing."""
     article = article_approve(
-        reviewer=Reviewer(user=request.user),
+        actor=Actor(user=request.user),
         article_id=article_id,
         notes=body.reviewer_notes,
         expected_revision=body.expected_revision,
@@ -136,7 +137,7 @@ def approve_article(request: HttpRequest, article_id: ArticleId, body: ApproveIn
 def reject_article(request: HttpRequest, article_id: ArticleId, body: RejectIn) -> dict:
     """Reject a pending article, saying why."""
     article = article_reject(
-        reviewer=Reviewer(user=request.user),
+        actor=Actor(user=request.user),
         article_id=article_id,
         rejection_reason=body.rejection_reason,
         expected_revision=body.expected_revision,
@@ -147,4 +148,4 @@ def reject_article(request: HttpRequest, article_id: ArticleId, body: RejectIn) 
 @router.post("/{article_id}/retry", response={200: ArticleStatusOut, **REVIEW_ERRORS})
 def retry_publish(request: HttpRequest, article_id: ArticleId) -> dict:
     """Queue a failed publish again."""
-    return article_status(article_retry_publish(article_id=article_id, user=request.user))
+    return article_status(article_retry_publish(article_id=article_id, actor=Actor(user=request.user)))

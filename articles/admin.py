@@ -17,9 +17,10 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from agents.actors import Actor
 from articles.models import Article, ArticleRevision
 from articles.rendering import html_sanitize
-from articles.services import REASON_MAX, Reviewer, article_approve, article_reject, article_retry_publish
+from articles.services import REASON_MAX, article_approve, article_reject, article_retry_publish
 from core.admin_helpers import ViewOnlyMixin, action_confirmation, action_confirmed, domain_error_text
 from core.exceptions import DomainError, ValidationFailed
 
@@ -150,12 +151,12 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
         # A list does not say what its reader saw: a confirmation page shows each article's revision and
         # posts it back, and each approval is of that revision only (a newer one is refused).
         if action_confirmed(request):
-            reviewer = Reviewer(user=request.user)
+            reviewer = Actor(user=request.user)
             self._each(
                 request,
                 queryset,
                 lambda article: article_approve(
-                    reviewer=reviewer, article_id=article.pk, expected_revision=_shown_revision(request, article)
+                    actor=reviewer, article_id=article.pk, expected_revision=_shown_revision(request, article)
                 ),
                 "approved; its publishing is queued.",
             )
@@ -180,13 +181,13 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
     def reject_selected(self, request: HttpRequest, queryset: QuerySet[Article]) -> HttpResponse | None:
         form = RejectForm(request.POST if action_confirmed(request) else None)
         if form.is_valid():
-            reviewer = Reviewer(user=request.user)
+            reviewer = Actor(user=request.user)
             reason = form.cleaned_data["rejection_reason"]
             self._each(
                 request,
                 queryset,
                 lambda article: article_reject(
-                    reviewer=reviewer,
+                    actor=reviewer,
                     article_id=article.pk,
                     rejection_reason=reason,
                     # The revision the reviewer saw on the confirmation page: a newer one is refused.
@@ -217,7 +218,7 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda article: article_retry_publish(article_id=article.pk, user=request.user),
+            lambda article: article_retry_publish(article_id=article.pk, actor=Actor(user=request.user)),
             "queued for publishing again.",
         )
 

@@ -17,9 +17,9 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agents.actors import Actor
 from agents.models import Agent
 from articles.models import Article, IdempotencyKey
-from articles.services import Reviewer
 from core.exceptions import ValidationFailed
 
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
@@ -63,7 +63,7 @@ def article_write_idempotent(
         return write(**arguments)
     key = _clean_key(key)
     action = write.__name__
-    identity = {name: value for name, value in arguments.items() if not isinstance(value, Agent | Reviewer)}
+    identity = {name: value for name, value in arguments.items() if not isinstance(value, Agent | Actor)}
     request_hash = _request_hash(action, identity)
     expired = timezone.now() - IDEMPOTENCY_KEY_TTL
     lookup = {"agent_id": owner.id, "key": key, "created_at__gte": expired}

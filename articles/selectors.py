@@ -12,6 +12,7 @@ from agents.models import Agent
 from agents.selectors import agent_get, connected_agent_ids
 from articles.exceptions import ArticleNotFound
 from articles.models import Article, ArticleRevision, ArticleStatus
+from articles.permissions import article_is_visible, article_visible_to
 from audit.models import AuditLog
 from core.cache import agent_stats_key, cached
 from core.exceptions import ValidationFailed
@@ -45,16 +46,6 @@ STATUS_FIELDS = (
 )
 
 
-def article_visible_to(*, agent: Agent | None) -> QuerySet[Article]:
-    """Articles a caller may see: everything for reviewers (agent None) and agents holding article:read,
-    else only the agent's own. Others' articles do not exist for such an agent."""
-    return Article.objects.all() if _sees_all(agent) else Article.objects.filter(submitting_agent_id=agent.id)
-
-
-def _sees_all(agent: Agent | None) -> bool:
-    return agent is None or agent.has_scope("article:read")
-
-
 def article_get(*, article_id: int, agent: Agent | None = None) -> Article:
     articles = article_visible_to(agent=agent).select_related("submitting_agent", "target_site")
     article = articles.filter(pk=article_id).first()
@@ -79,7 +70,7 @@ def article_status_get(*, article_id: int, agent: Agent | None = None) -> Articl
             value = convert(value, column, connection)
         values.append(value)
     article = Article.from_db(connection.alias, attnames, values)
-    if not (_sees_all(agent) or article.submitting_agent_id == agent.id):
+    if not article_is_visible(agent=agent, article=article):
         raise ArticleNotFound(article_id)
     return article
 

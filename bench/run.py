@@ -493,9 +493,10 @@ def _publish(bench: Bench, wordpress, rounds: int) -> dict:
 
     import requests
 
+    from agents.actors import Actor
     from agents.models import Agent
     from articles.models import Article
-    from articles.services import Reviewer, article_approve, article_submit
+    from articles.services import article_approve, article_submit
     from audit.models import AuditLog
 
     bench.start(
@@ -528,9 +529,7 @@ def _publish(bench: Bench, wordpress, rounds: int) -> dict:
             category="Bench",
         )
         started = time.perf_counter()
-        article_approve(
-            reviewer=Reviewer(agent=editor), article_id=article.pk, expected_revision=article.revision_number
-        )
+        article_approve(actor=Actor(agent=editor), article_id=article.pk, expected_revision=article.revision_number)
         while Article.objects.filter(pk=article.pk, status="publishing").exists():
             time.sleep(0.02)
         pipeline.append((time.perf_counter() - started) * 1000)

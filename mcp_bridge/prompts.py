@@ -4,14 +4,15 @@ scopes, which sites exist and their default categories. No SDK here, so it can b
 from __future__ import annotations
 
 from agents.models import Agent
+from core.scopes import Scope
 from sites.models import Site
 
 SCOPE_TOOLS = {
-    "article:submit": "submit_article (new articles), revise_article on your own pending articles, retry_publish "
+    Scope.SUBMIT: "submit_article (new articles), revise_article on your own pending articles, retry_publish "
     "on your own failed ones",
-    "article:read": "list_articles, get_article and get_article_status on every agent's articles",
-    "article:revise": "revise_article on any pending article (each revision is kept with its author)",
-    "article:review": "approve_article and reject_article on other agents' articles, and with article:read "
+    Scope.READ: "list_articles, get_article and get_article_status on every agent's articles",
+    Scope.REVISE: "revise_article on any pending article (each revision is kept with its author)",
+    Scope.REVIEW: "approve_article and reject_article on other agents' articles, and with article:read "
     "the audit://logs resource",
 }
 
@@ -58,7 +59,7 @@ def multi_agent_workflow_text(*, content_type: str, agent_roles: str, target_sit
         agents = by_role.get(role, [])
         who = ", ".join(f"{a.id} (scopes: {', '.join(a.scopes)})" for a in agents) or "no agent has this role yet"
         steps.append(f"{number}. {role}: {who}\n   {ROLE_GUIDANCE.get(role, 'Contribute within your scopes.')}")
-    reviewers = [a.id for agents in by_role.values() for a in agents if a.has_scope("article:review")]
+    reviewers = [a.id for agents in by_role.values() for a in agents if a.has_scope(Scope.REVIEW)]
     return (
         f"Workflow for {content_type} on wpublisher\n\n"
         f"Target sites:\n{_sites_text(_split(target_sites) or None)}\n\n"

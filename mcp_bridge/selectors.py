@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from articles.selectors import article_visible_to
+from articles.permissions import article_visible_to
 from audit.selectors import audit_log_list
 from core.config.state import config_current
+from core.scopes import Scope
 
 if TYPE_CHECKING:
     from agents.models import Agent
@@ -64,7 +65,7 @@ def system_event_list(*, agent: Agent, limit: int) -> list[AuditLog]:
     from django.db.models import Q
 
     events = audit_log_list().filter(category__in=["publishing", "site", "system"])
-    if not agent.has_scope("article:read"):
+    if not agent.has_scope(Scope.READ):
         own_articles = article_visible_to(agent=agent).values("pk")
         events = events.filter(Q(article_id__isnull=True) | Q(article_id__in=own_articles))
         events = events.filter(Q(agent_id="") | Q(agent_id=agent.id))

@@ -25,6 +25,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, ToolAnnotations
 from pydantic import Field
 
+from agents.actors import Actor
 from agents.exceptions import AuthFailed
 from agents.models import Agent
 from agents.selectors import agent_config_get, agent_get, agent_list, connected_agent_ids
@@ -35,13 +36,14 @@ from articles import selectors as article_selectors
 from articles import services as article_services
 from articles.idempotency import article_write_idempotent
 from articles.models import Article
+from articles.permissions import scope_require
 from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX, agent_stats, system_metrics
 from articles.serializers import article_detail, article_status, article_summary
-from articles.services import Reviewer
 from audit.selectors import audit_log_list
 from audit.serializers import audit_entry
-from core.exceptions import DomainError, Forbidden
+from core.exceptions import DomainError
 from core.params import DB_INT_MAX, int_parse
+from core.scopes import Scope
 from core.version import __version__
 from mcp_bridge.arguments import StrictMCPServer
 from mcp_bridge.identity import authenticated_request, request_agent
@@ -162,11 +164,6 @@ def _resource_read(fn: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
-def _require_scope(agent: Agent, scope: str) -> None:
-    if not agent.has_scope(scope):
-        raise Forbidden(f"agent {agent.id} lacks the scope {scope}", field="scope")
-
-
 READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
 WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
 
@@ -198,9 +195,9 @@ def _article_detail(article_id: int) -> dict[str, Any]:
 def _write(
     write: Callable[..., Article], idempotency_key: str | None, *, review: bool = False, **arguments: Any
 ) -> Article:
-    """A write service as the calling agent (as `reviewer` when `review`), once per idempotency key."""
+    """A write service as the calling agent (as its `actor` when `review`), once per idempotency key."""
     agent = current_agent()
-    actor = {"reviewer": Reviewer(agent=agent)} if review else {"agent": agent}
+    actor = {"actor": Actor(agent=agent)} if review else {"agent": agent}
     return article_write_idempotent(owner=agent, key=idempotency_key, write=write, arguments={**actor, **arguments})
 
 
@@ -338,7 +335,7 @@ def _register_tools(server: MCPServer) -> None:
     @_tool_call
     def retry_publish(article_id: ArticleId, idempotency_key: IdempotencyKeyArg = None) -> dict[str, Any]:
         """Publish a publish_failed article again (its submitter, or an agent with article:review)."""
-        article = _write(article_services.article_retry_publish, idempotency_key, article_id=article_id)
+        article = _write(article_services.article_retry_publish, idempotency_key, review=True, article_id=article_id)
         return article_status(article)
 
     @server.tool(annotations=READ_ONLY)
@@ -450,8 +447,8 @@ def _register_resources(server: MCPServer) -> None:
     @_resource_read
     def audit_resource(page: str = "1", event_type: str = "", agent_id: str = "", severity: str = "") -> Any:
         # The log names every agent's articles: it takes both the right to review and the right to read them.
-        _require_scope(current_agent(), "article:review")
-        _require_scope(current_agent(), "article:read")
+        scope_require(current_agent(), Scope.REVIEW)
+        scope_require(current_agent(), Scope.READ)
         number = int_parse(page or "1", name="page", minimum=1, maximum=AUDIT_PAGE_MAX)
         rows = audit_log_list(event_type=event_type or None, agent_id=agent_id or None, severity=severity or None)
         start = (number - 1) * AUDIT_PAGE_SIZE

@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
+from agents.actors import Actor
 from articles import selectors, services
 from articles.models import Article, ArticleRevision
-from articles.services import Reviewer
 from audit.models import AuditLog
 from console.pages import render_page, reviewer_required, run_action
 from core.exceptions import ValidationFailed
@@ -68,14 +68,14 @@ def article_detail(request: HttpRequest, article_id: int) -> HttpResponse:
 @require_POST
 def article_action(request: HttpRequest, article_id: int) -> HttpResponse:
     action = request.POST.get("action")
-    reviewer = Reviewer(user=request.user)
+    reviewer = Actor(user=request.user)
     int_check(article_id, name="article_id", minimum=1)  # the URL takes any digits
     expected = param_int(request.POST, "revision", minimum=1)
     if action == "approve":
         run_action(
             request,
             lambda: services.article_approve(
-                reviewer=reviewer,
+                actor=reviewer,
                 article_id=article_id,
                 notes=request.POST.get("reviewer_notes"),
                 expected_revision=_shown_revision(expected),
@@ -86,7 +86,7 @@ def article_action(request: HttpRequest, article_id: int) -> HttpResponse:
         run_action(
             request,
             lambda: services.article_reject(
-                reviewer=reviewer,
+                actor=reviewer,
                 article_id=article_id,
                 rejection_reason=request.POST.get("rejection_reason"),
                 expected_revision=expected,
@@ -96,7 +96,7 @@ def article_action(request: HttpRequest, article_id: int) -> HttpResponse:
     elif action == "retry":
         run_action(
             request,
-            lambda: services.article_retry_publish(article_id=article_id, user=request.user),
+            lambda: services.article_retry_publish(article_id=article_id, actor=Actor(user=request.user)),
             f"article {article_id} queued for publishing again",
         )
     if not request.htmx:

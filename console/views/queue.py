@@ -8,10 +8,10 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
+from agents.actors import Actor
 from agents.models import Agent
 from articles import selectors, services
 from articles.models import ArticleStatus
-from articles.services import Reviewer
 from console.pages import render_page, reviewer_required, run_action
 from core.params import param_int, param_text
 from sites.models import Site
@@ -58,7 +58,7 @@ def queue_batch(request: HttpRequest) -> HttpResponse:
     """Approve or reject the selected articles, each at the revision its row showed (posted as
     "<id>:<revision>"); each one succeeds or reports why not (a row revised since: INVALID_TRANSITION)."""
     action = request.POST.get("action")
-    reviewer = Reviewer(user=request.user)
+    reviewer = Actor(user=request.user)
     values = request.POST.getlist("article")
     rows: list[tuple[int, int]] = []
     for value in values:
@@ -75,7 +75,7 @@ def queue_batch(request: HttpRequest) -> HttpResponse:
             run_action(
                 request,
                 lambda a=article_id, r=revision: services.article_approve(
-                    reviewer=reviewer, article_id=a, expected_revision=r
+                    actor=reviewer, article_id=a, expected_revision=r
                 ),
                 f"article {article_id} approved",
             )
@@ -83,7 +83,7 @@ def queue_batch(request: HttpRequest) -> HttpResponse:
             run_action(
                 request,
                 lambda a=article_id, r=revision: services.article_reject(
-                    reviewer=reviewer, article_id=a, rejection_reason=reason, expected_revision=r
+                    actor=reviewer, article_id=a, rejection_reason=reason, expected_revision=r
                 ),
                 f"article {article_id} rejected",
             )

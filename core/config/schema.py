@@ -24,10 +24,10 @@ import yaml
 
 from core.exceptions import DomainError, URLRefused
 from core.keys import hash_spec_parse, key_lookup_id, key_strength_problem
+from core.scopes import DEFAULT_SCOPES, Scope
 from core.urlguard import url_guard_check
 
-KNOWN_SCOPES = ("article:submit", "article:read", "article:revise", "article:review")
-DEFAULT_SCOPES = ("article:submit", "article:read")
+KNOWN_SCOPES: tuple[str, ...] = tuple(Scope)
 PUBLISH_STATUSES = ("publish", "draft", "pending")
 
 AGENTS_FILE = "agents.yml"

@@ -5,11 +5,11 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from agents.actors import Actor
 from agents.models import AgentWeeklyReport
 from articles import services
 from articles.models import Article
 from articles.reports import agent_weekly_reports_write
-from articles.services import Reviewer
 from audit.models import AuditLog
 from tests.factories import AgentFactory, SiteFactory, UserFactory
 
@@ -24,8 +24,8 @@ def test_weekly_reports_count_each_agents_week():
     first = services.article_submit(agent=writer, title="One", content_markdown="x")
     second = services.article_submit(agent=writer, title="Two", content_markdown="y")
     services.article_revise(agent=writer, article_id=first.pk, content_markdown="z")
-    services.article_approve(reviewer=Reviewer(agent=editor), article_id=first.pk, expected_revision=2)
-    services.article_reject(reviewer=Reviewer(user=UserFactory()), article_id=second.pk, rejection_reason="no")
+    services.article_approve(actor=Actor(agent=editor), article_id=first.pk, expected_revision=2)
+    services.article_reject(actor=Actor(user=UserFactory()), article_id=second.pk, rejection_reason="no")
     # Everything happened last week (Wednesday noon); submitted an hour before the reviews.
     today = timezone.now().date()
     monday = today - timedelta(days=today.weekday() + 7)

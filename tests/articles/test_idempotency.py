@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from agents.actors import Actor
 from articles import services
 from articles.idempotency import IDEMPOTENCY_KEY_TTL, article_write_idempotent, idempotency_keys_expire
 from articles.models import Article, ArticleStatus, IdempotencyKey
-from articles.services import Reviewer
 from audit.models import AuditLog
 from core.exceptions import ValidationFailed
 from tests.factories import AgentFactory, SiteFactory
@@ -80,7 +80,7 @@ def test_a_failed_write_keeps_no_key(agents):
 def test_an_approval_retried_after_a_lost_answer_returns_it_instead_of_invalid_transition(agents, queued):
     writer, editor = agents
     article = submit(writer, None)
-    arguments = {"reviewer": Reviewer(agent=editor), "article_id": article.pk, "expected_revision": 1, "notes": "ok"}
+    arguments = {"actor": Actor(agent=editor), "article_id": article.pk, "expected_revision": 1, "notes": "ok"}
     for _ in range(2):
         approved = article_write_idempotent(
             owner=editor, key="approve-1", write=services.article_approve, arguments=arguments

@@ -181,12 +181,12 @@ def test_a_bad_revision_changes_nothing(writer):
 
 
 def test_reject_needs_a_reason(writer):
-    from articles.services import Reviewer
+    from agents.actors import Actor
     from tests.factories import UserFactory
 
     article = services.article_submit(agent=writer, **GOOD)
     with pytest.raises(ValidationFailed, match="rejection_reason is required"):
-        services.article_reject(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, rejection_reason="  ")
+        services.article_reject(actor=Actor(user=UserFactory()), article_id=article.pk, rejection_reason="  ")
 
 
 @pytest.mark.parametrize("field", ["title", "content_markdown", "category", "tags"])

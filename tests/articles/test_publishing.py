@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agents.actors import Actor
 from agents.models import Agent
 from articles import services, tasks
 from articles.models import Article, ArticleStatus
-from articles.services import Reviewer
 from audit.models import AuditLog
 from sites.models import Site
 from tests.conftest import agent_entry
@@ -49,7 +49,7 @@ def setup(loaded_config, fake_wp, eager):
 
 def approve(article, capture):
     with capture(execute=True):
-        services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=1)
+        services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
     article.refresh_from_db()
     return article
 
@@ -128,7 +128,7 @@ def test_retries_stop_at_retry_attempts_and_the_article_stays_retryable(
     assert article.publish_error_message.startswith("site blog answered HTTP 502 to GET")
     assert fake_wp.count("GET", "/posts") == 3  # first try + 2 retries
     with django_capture_on_commit_callbacks(execute=True):
-        services.article_retry_publish(article_id=article.pk, user=UserFactory())
+        services.article_retry_publish(article_id=article.pk, actor=Actor(user=UserFactory()))
     article.refresh_from_db()
     assert article.status == S.PUBLISHED and len(fake_wp.posts) == 1
 
@@ -162,13 +162,13 @@ def test_a_wrong_password_fails_with_the_authentication_message(setup, fake_wp, 
 def test_a_post_created_by_a_dead_attempt_is_reused_not_duplicated(setup, fake_wp, monkeypatch):
     writer = setup()
     article = services.article_submit(agent=writer, title="Once", content_markdown="x")
-    services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=1)
+    services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
 
     def die(**kwargs):
         raise SystemExit("worker killed after WordPress created the post")
 
     with monkeypatch.context() as patch:
-        patch.setattr("articles.services.article_publish_succeed", die)
+        patch.setattr("articles.services.publishing.article_publish_succeed", die)
         with pytest.raises(SystemExit):
             tasks.publish_article.apply(args=(article.pk,))
     assert len(fake_wp.posts) == 1
@@ -222,7 +222,7 @@ def test_a_create_whose_answer_was_lost_never_makes_a_second_public_post(
 def test_a_later_attempt_keeps_the_recorded_post_and_trashes_the_others(setup, fake_wp):
     writer = setup()
     article = services.article_submit(agent=writer, title="Two drafts", content_markdown="x")
-    services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=1)
+    services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
     slug = services.post_slug(Article.objects.get(pk=article.pk))
     fake_wp.posts += [
         {"id": 7, "slug": slug, "status": "draft", "link": ""},
@@ -238,7 +238,7 @@ def test_the_concurrency_limit_defers_a_publish_without_spending_a_retry(setup, 
     writer = setup(publishing={"max_concurrent_publishes": 1})
     first, second = (services.article_submit(agent=writer, title=t, content_markdown="x") for t in ("A", "B"))
     for article in (first, second):
-        services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=1)
+        services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
     services.article_publish_start(article_id=first.pk, stale_after=timedelta(minutes=1))
     deferred = []
     monkeypatch.setattr(
@@ -254,7 +254,7 @@ def test_recovery_requeues_stale_claims_and_lost_tasks_only(setup, fake_wp):
     writer = setup()
     articles = [services.article_submit(agent=writer, title=t, content_markdown="x") for t in "ABCDE"]
     for article in articles:
-        services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=1)
+        services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
     dead, fresh, lost, waiting, retrying = articles
     now = timezone.now()
     Article.objects.filter(pk=dead.pk).update(publish_claimed_at=now - timedelta(seconds=13))
@@ -278,7 +278,7 @@ def test_a_lost_publish_task_is_queued_again_within_a_minute(setup, fake_wp, que
     writer = setup()
     article = services.article_submit(agent=writer, title="Lost", content_markdown="x")
     approved_at = timezone.now()
-    services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=1)
+    services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
     looks = [approved_at + timedelta(seconds=s) for s in range(15, 61, 15)]
     found_at = None
     for moment in looks:
@@ -295,7 +295,7 @@ def test_a_claim_of_a_dead_worker_on_this_host_is_taken_over_at_once(setup, fake
 
     writer = setup()
     article = services.article_submit(agent=writer, title="T", content_markdown="x")
-    services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=1)
+    services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
     dead = subprocess.Popen(["true"])  # a process that surely ended
     dead.wait()
     Article.objects.filter(pk=article.pk).update(
@@ -306,7 +306,7 @@ def test_a_claim_of_a_dead_worker_on_this_host_is_taken_over_at_once(setup, fake
     assert tasks.publish_article.apply(args=(article.pk,)).get() == S.PUBLISHED
     # A live claimant (this process) is left alone.
     other = services.article_submit(agent=writer, title="U", content_markdown="x")
-    services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=other.pk, expected_revision=1)
+    services.article_approve(actor=Actor(user=UserFactory()), article_id=other.pk, expected_revision=1)
     services.article_publish_start(article_id=other.pk, stale_after=timedelta(minutes=1))
     assert services.article_publish_start(article_id=other.pk, stale_after=timedelta(minutes=1)) is None
 

@@ -13,10 +13,10 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
+from agents.actors import Actor
 from agents.models import Agent
 from articles import services
 from articles.models import Article, ArticleStatus
-from articles.services import Reviewer
 from tests.conftest import agent_entry
 from tests.factories import UserFactory
 from tests.support.remote import Remote
@@ -98,7 +98,7 @@ def embed_target(real_wordpress):
 def publish(article: Article, capture) -> Article:
     with capture(execute=True):
         services.article_approve(
-            reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=article.revision_number
+            actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=article.revision_number
         )
     published = Article.objects.get(pk=article.pk)
     assert published.status == ArticleStatus.PUBLISHED, published.publish_error_message

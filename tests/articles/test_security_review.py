@@ -9,9 +9,9 @@ from html.parser import HTMLParser
 import pytest
 from django.urls import reverse
 
+from agents.actors import Actor
 from articles import services
 from articles.models import Article, ArticleStatus
-from articles.services import Reviewer
 from core.exceptions import Forbidden
 from tests.conftest import agent_entry, site_entry
 from tests.factories import AgentFactory, SiteFactory, UserFactory
@@ -68,7 +68,7 @@ def test_an_agent_never_approves_a_revision_it_wrote_but_may_reject_it(queued):
     article = services.article_submit(agent=writer, title="Draft", content_markdown=REVIEWED, target_site=site.id)
     services.article_revise(agent=editor, article_id=article.pk, content_markdown=SWAPPED)
     with pytest.raises(Forbidden) as refused:
-        services.article_approve(reviewer=Reviewer(agent=editor), article_id=article.pk, expected_revision=2)
+        services.article_approve(actor=Actor(agent=editor), article_id=article.pk, expected_revision=2)
     assert (refused.value.field, refused.value.message) == (
         "article_id",
         f"agent editor wrote revision 2 of article {article.pk}; an agent never approves a revision it wrote: "
@@ -76,11 +76,11 @@ def test_an_agent_never_approves_a_revision_it_wrote_but_may_reject_it(queued):
     )
     assert Article.objects.get(pk=article.pk).status == S.PENDING_REVIEW and queued == []
     # Another reviewer, who has read revision 2, approves it; the editor could have rejected it instead.
-    approved = services.article_approve(reviewer=Reviewer(agent=other), article_id=article.pk, expected_revision=2)
+    approved = services.article_approve(actor=Actor(agent=other), article_id=article.pk, expected_revision=2)
     assert approved.status == S.PUBLISHING
     second = services.article_submit(agent=writer, title="Other", content_markdown=REVIEWED, target_site=site.id)
     services.article_revise(agent=editor, article_id=second.pk, content_markdown=SWAPPED)
-    rejected = services.article_reject(reviewer=Reviewer(agent=editor), article_id=second.pk, rejection_reason="no")
+    rejected = services.article_reject(actor=Actor(agent=editor), article_id=second.pk, rejection_reason="no")
     assert rejected.status == S.REJECTED
 
 

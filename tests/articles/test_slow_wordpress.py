@@ -21,11 +21,12 @@ pytestmark = pytest.mark.slow
 PLUGIN = Path(__file__).resolve().parents[1] / "support" / "wordpress" / "slow-create.php"
 SUBMIT_AND_APPROVE = """
 from agents.models import Agent
-from articles.services import Reviewer, article_approve, article_submit
+from agents.actors import Actor
+from articles.services import article_approve, article_submit
 from django.contrib.auth.models import User
 article = article_submit(agent=Agent.objects.get(pk="writer"), title={title!r}, content_markdown="Body",
                          target_site="wp1")
-article_approve(reviewer=Reviewer(user=User.objects.get_or_create(username="reviewer")[0]), article_id=article.pk,
+article_approve(actor=Actor(user=User.objects.get_or_create(username="reviewer")[0]), article_id=article.pk,
                 expected_revision=article.revision_number)
 result = article.pk
 """

@@ -15,12 +15,13 @@ pytestmark = pytest.mark.slow
 
 SUBMIT_AND_APPROVE = """
 from agents.models import Agent
-from articles.services import Reviewer, article_approve, article_submit
+from agents.actors import Actor
+from articles.services import article_approve, article_submit
 from django.contrib.auth.models import User
 writer = Agent.objects.get(pk="writer")
 article = article_submit(agent=writer, title={title!r}, content_markdown="Body", target_site="wp1")
 reviewer, _ = User.objects.get_or_create(username="reviewer")
-article_approve(reviewer=Reviewer(user=reviewer), article_id=article.pk, expected_revision=1)
+article_approve(actor=Actor(user=reviewer), article_id=article.pk, expected_revision=1)
 result = article.pk
 """
 STATE = """

@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agents.actors import Actor
 from articles import services
 from articles.exceptions import ArticleChanged, ArticleNotFound, InvalidTransition
 from articles.models import Article, ArticleRevision, ArticleStatus
-from articles.services import Reviewer
 from audit.models import AuditLog
 from core.exceptions import Forbidden
 from tests.factories import AgentFactory, ArticleFactory, SiteFactory, UserFactory
@@ -32,7 +32,7 @@ def writer():
 
 @pytest.fixture
 def person():
-    return Reviewer(user=UserFactory(username="alice"))
+    return Actor(user=UserFactory(username="alice"))
 
 
 def submit(agent, **fields):
@@ -66,7 +66,7 @@ def test_approve_moves_to_publishing_queues_the_publish_and_audits(
 ):
     article = submit(writer)
     with django_capture_on_commit_callbacks(execute=True):
-        approved = services.article_approve(reviewer=person, article_id=article.pk, expected_revision=1, notes="good")
+        approved = services.article_approve(actor=person, article_id=article.pk, expected_revision=1, notes="good")
     assert approved.status == S.PUBLISHING
     assert approved.reviewer_notes == "good"
     assert approved.reviewed_by.username == "alice"
@@ -81,14 +81,14 @@ def test_nothing_is_queued_when_the_approval_rolls_back(
 ):
     article = submit(writer)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(InvalidTransition):
-        services.article_reject(reviewer=person, article_id=article.pk, rejection_reason="no")
-        services.article_approve(reviewer=person, article_id=article.pk, expected_revision=1)
+        services.article_reject(actor=person, article_id=article.pk, rejection_reason="no")
+        services.article_approve(actor=person, article_id=article.pk, expected_revision=1)
     assert queued == []
 
 
 def test_reject_records_the_reason(site, writer, person):
     article = submit(writer)
-    rejected = services.article_reject(reviewer=person, article_id=article.pk, rejection_reason="off-topic")
+    rejected = services.article_reject(actor=person, article_id=article.pk, rejection_reason="off-topic")
     assert rejected.status == S.REJECTED and rejected.rejection_reason == "off-topic"
     writer.refresh_from_db()
     assert writer.total_articles_rejected == 1
@@ -97,13 +97,13 @@ def test_reject_records_the_reason(site, writer, person):
 
 def test_full_publish_cycle_with_failure_and_retry(site, writer, person, queued, django_capture_on_commit_callbacks):
     article = submit(writer)
-    services.article_approve(reviewer=person, article_id=article.pk, expected_revision=1)
+    services.article_approve(actor=person, article_id=article.pk, expected_revision=1)
     claimed = services.article_publish_start(article_id=article.pk, stale_after=timedelta(minutes=5))
     assert claimed.publish_attempts == 1 and claimed.publish_claimed_at is not None
     failed = services.article_publish_fail(article_id=article.pk, error="site unreachable")
     assert failed.status == S.PUBLISH_FAILED and failed.publish_error_message == "site unreachable"
     with django_capture_on_commit_callbacks(execute=True):
-        services.article_retry_publish(article_id=article.pk, user=person.user)
+        services.article_retry_publish(article_id=article.pk, actor=Actor(user=person.user))
     assert queued == [article.pk]
     services.article_publish_start(article_id=article.pk, stale_after=timedelta(minutes=5))
     done = services.article_publish_succeed(article_id=article.pk, post_id=42, permalink="http://wp/hello/")
@@ -131,7 +131,7 @@ def test_full_publish_cycle_with_failure_and_retry(site, writer, person, queued,
 
 def test_a_publish_is_claimed_by_one_worker_at_a_time(site, writer, person):
     article = submit(writer)
-    services.article_approve(reviewer=person, article_id=article.pk, expected_revision=1)
+    services.article_approve(actor=person, article_id=article.pk, expected_revision=1)
     first = services.article_publish_start(article_id=article.pk, stale_after=timedelta(minutes=5))
     second = services.article_publish_start(article_id=article.pk, stale_after=timedelta(minutes=5))
     assert first is not None and second is None
@@ -143,7 +143,7 @@ def test_a_publish_is_claimed_by_one_worker_at_a_time(site, writer, person):
 
 def test_a_published_article_is_never_claimed_again(site, writer, person):
     article = submit(writer)
-    services.article_approve(reviewer=person, article_id=article.pk, expected_revision=1)
+    services.article_approve(actor=person, article_id=article.pk, expected_revision=1)
     services.article_publish_start(article_id=article.pk, stale_after=timedelta(minutes=5))
     services.article_publish_succeed(article_id=article.pk, post_id=1, permalink="http://wp/p/")
     assert services.article_publish_start(article_id=article.pk, stale_after=timedelta(0)) is None
@@ -151,7 +151,7 @@ def test_a_published_article_is_never_claimed_again(site, writer, person):
 
 def test_retry_later_releases_the_claim(site, writer, person):
     article = submit(writer)
-    services.article_approve(reviewer=person, article_id=article.pk, expected_revision=1)
+    services.article_approve(actor=person, article_id=article.pk, expected_revision=1)
     services.article_publish_start(article_id=article.pk, stale_after=timedelta(minutes=5))
     services.article_publish_retry_later(article_id=article.pk, error="HTTP 503", delay_seconds=30)
     article.refresh_from_db()
@@ -180,10 +180,10 @@ def test_every_forbidden_move_says_what_the_article_is_and_what_is_allowed(statu
     article = ArticleFactory(status=status)
     owner = article.submitting_agent
     calls = {
-        "approve": lambda: services.article_approve(reviewer=person, article_id=article.pk, expected_revision=1),
-        "reject": lambda: services.article_reject(reviewer=person, article_id=article.pk, rejection_reason="x"),
+        "approve": lambda: services.article_approve(actor=person, article_id=article.pk, expected_revision=1),
+        "reject": lambda: services.article_reject(actor=person, article_id=article.pk, rejection_reason="x"),
         "revise": lambda: services.article_revise(agent=owner, article_id=article.pk, title="New title"),
-        "retry": lambda: services.article_retry_publish(article_id=article.pk, user=person.user),
+        "retry": lambda: services.article_retry_publish(article_id=article.pk, actor=Actor(user=person.user)),
         "retry_later": lambda: services.article_publish_retry_later(article_id=article.pk, error="x", delay_seconds=1),
         "succeed": lambda: services.article_publish_succeed(article_id=article.pk, post_id=1, permalink=""),
         "fail": lambda: services.article_publish_fail(article_id=article.pk, error="x"),
@@ -210,16 +210,16 @@ def test_only_publishing_articles_are_claimed_for_publishing(status):
 
 def test_unknown_article_is_not_found(person):
     with pytest.raises(ArticleNotFound, match="article 999 not found"):
-        services.article_approve(reviewer=person, article_id=999, expected_revision=1)
+        services.article_approve(actor=person, article_id=999, expected_revision=1)
 
 
 def test_an_agent_never_approves_its_own_article(site):
     editor = AgentFactory(id="editor", scopes=["article:submit", "article:read", "article:review"])
     article = submit(editor)
     with pytest.raises(Forbidden, match="agent editor cannot approve its own article"):
-        services.article_approve(reviewer=Reviewer(agent=editor), article_id=article.pk, expected_revision=1)
+        services.article_approve(actor=Actor(agent=editor), article_id=article.pk, expected_revision=1)
     with pytest.raises(Forbidden, match="agent editor cannot reject its own article"):
-        services.article_reject(reviewer=Reviewer(agent=editor), article_id=article.pk, rejection_reason="x")
+        services.article_reject(actor=Actor(agent=editor), article_id=article.pk, rejection_reason="x")
     article.refresh_from_db()
     assert article.status == S.PENDING_REVIEW
 
@@ -228,11 +228,11 @@ def test_an_agent_reviews_others_only_with_the_review_scope(site, writer, queued
     article = submit(writer)
     seo = AgentFactory(id="seo")
     with pytest.raises(Forbidden, match="agent seo lacks the scope article:review"):
-        services.article_approve(reviewer=Reviewer(agent=seo), article_id=article.pk, expected_revision=1)
+        services.article_approve(actor=Actor(agent=seo), article_id=article.pk, expected_revision=1)
     editor = AgentFactory(id="editor", scopes=["article:read", "article:review"])
     with django_capture_on_commit_callbacks(execute=True):
         approved = services.article_approve(
-            reviewer=Reviewer(agent=editor), article_id=article.pk, expected_revision=1, notes="ok"
+            actor=Actor(agent=editor), article_id=article.pk, expected_revision=1, notes="ok"
         )
     assert approved.publishing_agent_id == "editor" and approved.reviewed_by is None
     assert queued == [article.pk]
@@ -282,8 +282,8 @@ def test_approving_a_revision_the_reviewer_did_not_see_is_refused(site, writer, 
     article = submit(writer)
     services.article_revise(agent=writer, article_id=article.pk, title="Changed")
     with pytest.raises(ArticleChanged, match="is at revision 2, not 1"):
-        services.article_approve(reviewer=person, article_id=article.pk, expected_revision=1)
-    approved = services.article_approve(reviewer=person, article_id=article.pk, expected_revision=2)
+        services.article_approve(actor=person, article_id=article.pk, expected_revision=1)
+    approved = services.article_approve(actor=person, article_id=article.pk, expected_revision=2)
     assert approved.status == S.PUBLISHING
 
 
@@ -292,4 +292,4 @@ def test_approving_for_an_inactive_site_is_refused(site, writer, person):
     site.is_active = False
     site.save()
     with pytest.raises(Exception, match="site 'tech-blog' is inactive"):
-        services.article_approve(reviewer=person, article_id=article.pk, expected_revision=1)
+        services.article_approve(actor=person, article_id=article.pk, expected_revision=1)

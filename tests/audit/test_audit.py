@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agents.actors import Actor
 from agents.exceptions import AuthFailed
 from agents.models import Agent
 from agents.services import agent_authenticate, agent_key_revoke, agent_key_rotate
 from articles import services as articles
-from articles.services import Reviewer
 from audit.models import AuditLog
 from audit.services import audit_record, audit_retention_apply
 from configuration.reload import config_reload
@@ -47,7 +47,7 @@ def test_no_secret_reaches_an_audit_row_or_a_log_line(loaded_config, config_file
         agent_metadata={"note": CANARY_KEY},
     )
     articles.article_approve(
-        reviewer=Reviewer(user=UserFactory()), article_id=article.pk, expected_revision=1, notes=CANARY_PASSWORD
+        actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1, notes=CANARY_PASSWORD
     )
     _, rotated = agent_key_rotate(agent_id="writer", grace_seconds=0)
     agent_key_revoke(agent_id="writer")
@@ -70,9 +70,7 @@ def test_every_workflow_step_is_audited_with_its_actors(loaded_config):
     writer = Agent.objects.get(pk="writer")
     article = articles.article_submit(agent=writer, title="T", content_markdown="x")
     articles.article_revise(agent=writer, article_id=article.pk, content_markdown="y", note="typo")
-    articles.article_approve(
-        reviewer=Reviewer(user=UserFactory(username="bob")), article_id=article.pk, expected_revision=2
-    )
+    articles.article_approve(actor=Actor(user=UserFactory(username="bob")), article_id=article.pk, expected_revision=2)
     rows = list(AuditLog.objects.filter(article_id=article.pk).order_by("id"))
     assert [(r.event_type, r.category, r.agent_id, r.username, r.site_id) for r in rows] == [
         ("article_submitted", "content", "writer", "", "blog"),

@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
+from agents.actors import Actor
 from agents.models import Agent
 from articles import services
 from articles.models import ArticleStatus
-from articles.services import Reviewer
 from audit.models import AuditLog
 from sites.services import site_health_check
 from tests.conftest import agent_entry
@@ -47,7 +47,7 @@ def unique(label: str) -> str:
 
 def approve(article_id: int, capture) -> object:
     with capture(execute=True):
-        services.article_approve(reviewer=Reviewer(user=UserFactory()), article_id=article_id, expected_revision=1)
+        services.article_approve(actor=Actor(user=UserFactory()), article_id=article_id, expected_revision=1)
     return services.Article.objects.get(pk=article_id)
 
 
@@ -115,7 +115,7 @@ def test_a_stopped_site_fails_after_the_retries_and_publishes_once_when_back(
     finally:
         real_wordpress.start("wp1")
     with django_capture_on_commit_callbacks(execute=True):
-        services.article_retry_publish(article_id=article.pk, user=UserFactory())
+        services.article_retry_publish(article_id=article.pk, actor=Actor(user=UserFactory()))
     article.refresh_from_db()
     assert article.status == S.PUBLISHED
     assert len(real_wordpress.posts_with_slug("wp1", services.post_slug(article))) == 1

@@ -11,7 +11,6 @@ import yaml
 
 from core.config.schema import (
     API_KEYS_FILE,
-    DEFAULT_SCOPES,
     KNOWN_SCOPES,
     SITES_FILE,
     SYSTEM_FILE,
@@ -25,6 +24,7 @@ from core.config.schema import (
     config_read,
 )
 from core.keys import hash_spec_format, key_generate, key_hash, key_lookup_id
+from core.scopes import DEFAULT_SCOPES
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "config" / "examples"
 KEY_A, KEY_B, KEY_C = (key_generate()[1] for _ in range(3))

@@ -29,15 +29,16 @@ PASSWORD = "correct horse battery staple"
 SEED = f"""
 from django.contrib.auth import get_user_model
 from agents.models import Agent
-from articles.services import Reviewer, article_approve, article_publish_fail, article_reject, article_submit
+from agents.actors import Actor
+from articles.services import article_approve, article_publish_fail, article_reject, article_submit
 person = get_user_model().objects.create_user("reviewer", password={PASSWORD!r}, is_staff=True)
-reviewer = Reviewer(user=person)
+reviewer = Actor(user=person)
 writer = Agent.objects.get(pk="a")
 ids = [article_submit(agent=writer, title=f"Article {{n}}", content_markdown="# Hi", target_site="b").pk
        for n in range(8)]
-article_reject(reviewer=reviewer, article_id=ids[1], rejection_reason="off topic")
-article_approve(reviewer=reviewer, article_id=ids[2], expected_revision=1)
-article_approve(reviewer=reviewer, article_id=ids[3], expected_revision=1)
+article_reject(actor=reviewer, article_id=ids[1], rejection_reason="off topic")
+article_approve(actor=reviewer, article_id=ids[2], expected_revision=1)
+article_approve(actor=reviewer, article_id=ids[3], expected_revision=1)
 article_publish_fail(article_id=ids[3], error="site b unreachable")
 result = ids
 """
