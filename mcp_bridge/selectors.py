@@ -1,8 +1,12 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from agents.selectors import connected_agent_ids
+from agents.serializers import agent_summary
 from articles.permissions import article_visible_to
+from articles.selectors import article_get, article_revision_list
+from articles.serializers import article_detail
 from audit.selectors import audit_log_list
 from core.config.state import config_current
 from core.scopes import Scope
@@ -70,3 +74,14 @@ def system_event_list(*, agent: Agent, limit: int) -> list[AuditLog]:
         events = events.filter(Q(article_id__isnull=True) | Q(article_id__in=own_articles))
         events = events.filter(Q(agent_id="") | Q(agent_id=agent.id))
     return list(events[:limit])
+
+
+def agent_with_connection(*, agent: Agent) -> dict[str, Any]:
+    """An agent as tools and resources show it, with whether it has an open MCP session."""
+    return agent_summary(agent, connected=agent.id in connected_agent_ids())
+
+
+def article_with_revisions(*, article_id: int, agent: Agent) -> dict[str, Any]:
+    """An article `agent` may see, with every revision."""
+    article = article_get(article_id=article_id, agent=agent)
+    return article_detail(article, list(article_revision_list(article=article)))

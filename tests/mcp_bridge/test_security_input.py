@@ -26,7 +26,7 @@ ID_RULE = f"must be an integer from 1 to {DB_INT_MAX}"
 @pytest.fixture
 def as_agent(loaded_config):
     """Run MCP calls as agent "chief" (every scope) over the SDK's client, connected in process."""
-    from mcp_bridge.server import stdio_identity
+    from mcp_bridge.identity import stdio_identity
 
     loaded_config(agents=[agent_entry("chief", scopes=ALL_SCOPES)], sites=[site_entry("blog")])
 
@@ -152,14 +152,14 @@ def test_strict_arguments_still_take_every_declared_form(as_agent):
 
 @pytest.mark.parametrize("page", ["9" * 30, str(DB_INT_MAX), "0", "-1", "two", "1.5"])
 def test_an_audit_page_outside_its_range_is_refused_naming_the_rule(as_agent, page):
-    from mcp_bridge.server import AUDIT_PAGE_MAX
+    from mcp_bridge.resources import AUDIT_PAGE_MAX
 
     text = resource_error(as_agent, f"audit://logs?page={page}")
     assert text == f"VALIDATION_ERROR: page: must be an integer from 1 to {AUDIT_PAGE_MAX}"
 
 
 def test_the_last_audit_page_reads_empty(as_agent):
-    from mcp_bridge.server import AUDIT_PAGE_MAX
+    from mcp_bridge.resources import AUDIT_PAGE_MAX
 
     async def calls(client):
         return json.loads((await client.read_resource(f"audit://logs?page={AUDIT_PAGE_MAX}")).contents[0].text)

@@ -10,7 +10,7 @@ import pytest
 from agents.actors import Actor
 from agents.models import Agent
 from articles import services
-from articles.models import ArticleStatus
+from articles.models import Article, ArticleStatus
 from audit.models import AuditLog
 from sites.services import site_health_check
 from tests.conftest import agent_entry
@@ -48,7 +48,7 @@ def unique(label: str) -> str:
 def approve(article_id: int, capture) -> object:
     with capture(execute=True):
         services.article_approve(actor=Actor(user=UserFactory()), article_id=article_id, expected_revision=1)
-    return services.Article.objects.get(pk=article_id)
+    return Article.objects.get(pk=article_id)
 
 
 def test_an_approved_article_lands_once_on_its_site_and_nowhere_else(

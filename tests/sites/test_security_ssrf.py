@@ -248,7 +248,7 @@ async def _agent_reads() -> dict[str, str]:
 
 def agent_reads(agent_id: str) -> dict[str, str]:
     """What an agent reads of the sites, over a real MCP client connected in process."""
-    from mcp_bridge.server import stdio_identity
+    from mcp_bridge.identity import stdio_identity
 
     stdio_identity.agent_id = agent_id
     try:

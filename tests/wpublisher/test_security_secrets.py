@@ -294,7 +294,7 @@ async def _config_agents_text() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_config_agents_shows_nothing_derived_from_a_key_without_the_secret_key(loaded_config):
-    from mcp_bridge.server import stdio_identity
+    from mcp_bridge.identity import stdio_identity
 
     key = new_key()
     loaded_config(agents=[agent_entry("writer", key=key)], sites=[site_entry("blog")])

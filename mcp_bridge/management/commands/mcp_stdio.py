@@ -14,7 +14,8 @@ from agents.services import agent_authenticate
 from configuration.reload import config_reload
 from core.exceptions import DomainError
 from core.processes import process_label
-from mcp_bridge.server import build_server, stdio_identity
+from mcp_bridge.identity import stdio_identity
+from mcp_bridge.server import build_server
 from mcp_bridge.services import mcp_session_close, mcp_session_open
 
 
