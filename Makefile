@@ -42,11 +42,13 @@ soak: $(STAMP)
 soak-smoke: $(STAMP)
 	$(PY) bench/soak.py --smoke
 
-## lint: ruff, the import layers (lint-imports: [tool.importlinter] in pyproject.toml), migrations up to date
+## lint: ruff, the import layers (lint-imports: [tool.importlinter] in pyproject.toml), mypy with django-stubs
+##       over the apps ([tool.mypy]), migrations up to date
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 check-config: $(STAMP)

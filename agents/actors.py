@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from agents.models import Agent
 
@@ -14,13 +14,15 @@ class Actor:
     """A person (console, API, admin: `user`), an agent (MCP: `agent`), or the system acting on its own
     (a command, the worker: `system` names it, as in "manage.py agent_key"). Exactly one of the three."""
 
-    user: AbstractBaseUser | None = None
+    user: AbstractBaseUser | AnonymousUser | None = None
     agent: Agent | None = None
     system: str = ""
 
     def __post_init__(self) -> None:
         if sum((self.user is not None, self.agent is not None, bool(self.system))) != 1:
             raise ValueError("an actor is exactly one of a user, an agent and a system name")
+        if self.user is not None and not self.user.is_authenticated:
+            raise ValueError("an anonymous user does not act: the entry point requires a login")
 
     @property
     def label(self) -> str:

@@ -158,7 +158,7 @@ class AgentAdmin(ViewOnlyMixin, admin.ModelAdmin):
     def revoke_all_keys(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
         agents = list(queryset.order_by("pk"))
         if not action_confirmed(request):
-            active = {}
+            active: dict[str, list[str]] = {}
             for agent_id, key_id in ApiKey.objects.filter(agent__in=agents, revoked_at__isnull=True).values_list(
                 "agent_id", "key_id"
             ):

@@ -57,3 +57,8 @@ def agent_latest_weekly_reports() -> dict[str, AgentWeeklyReport]:
 def connected_agent_ids() -> set[str]:
     """Agents with an open MCP session."""
     return set(McpSession.objects.filter(closed_at__isnull=True).values_list("agent_id", flat=True).distinct())
+
+
+def agent_id_list() -> list[str]:
+    """Every agent's id, inactive ones included, sorted: the choices of the review queue's agent filter."""
+    return list(Agent.objects.order_by("id").values_list("id", flat=True))

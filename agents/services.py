@@ -114,6 +114,7 @@ def _authenticate(token: str, *, now: datetime, cache_only: bool) -> tuple[ApiKe
             break
     if key is None and not cache_only and not bcrypt_checked:
         key_check(token, key_dummy_hash(settings.API_KEY_BCRYPT_ROUNDS))
+    failure: tuple[ApiKey | None, Agent | None, str]
     if key is None:
         failure = (None, None, "unknown key")
     elif (unusable := key.unusable_reason(now)) is not None:
@@ -199,6 +200,8 @@ def agent_authenticate(
                 user_agent=user_agent,
             )
         raise AuthFailed(reason, key_id=key.key_id if key else None, detail=detail)
+    if key is None or agent is None:  # _authenticate names a reason whenever either is missing
+        raise AuthFailed("unknown key")
     _agent_mark_seen(key=key, agent=agent, now=now, ip_address=ip_address, user_agent=user_agent)
     return agent
 
@@ -407,6 +410,8 @@ def agent_keys_sync(*, agents: Sequence[AgentConfig], new_hashes: dict[str, str]
             stored_hash = spec.bcrypt_hash or new_hashes.get(spec.lookup_id)
             row = existing.get(spec.lookup_id)
             if row is None:
+                if stored_hash is None:  # agent_keys_hash_new hashed every key not stored yet
+                    raise RuntimeError(f"no hash for the new key {spec.lookup_id}: run agent_keys_hash_new first")
                 ApiKey.objects.create(
                     agent_id=agent.id,
                     key_id=spec.lookup_id,

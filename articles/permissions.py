@@ -22,19 +22,17 @@ def scope_require(agent: Agent, scope: Scope) -> None:
         raise Forbidden(f"agent {agent.id} lacks the scope {scope}", field="scope")
 
 
-def _sees_all(agent: Agent | None) -> bool:
-    return agent is None or agent.has_scope(Scope.READ)
-
-
 def article_visible_to(*, agent: Agent | None) -> QuerySet[Article]:
     """Articles a caller may see: everything for reviewers (agent None) and agents holding article:read,
     else only the agent's own."""
-    return Article.objects.all() if _sees_all(agent) else Article.objects.filter(submitting_agent_id=agent.id)
+    if agent is None or agent.has_scope(Scope.READ):
+        return Article.objects.all()
+    return Article.objects.filter(submitting_agent_id=agent.id)
 
 
 def article_is_visible(*, agent: Agent | None, article: Article) -> bool:
     """The same rule for an article already read."""
-    return _sees_all(agent) or article.submitting_agent_id == agent.id
+    return agent is None or agent.has_scope(Scope.READ) or article.submitting_agent_id == agent.id
 
 
 def article_for_agent(*, agent: Agent, article_id: int) -> Article:

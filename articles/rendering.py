@@ -498,9 +498,9 @@ class _Defuser:
             if following in _LETTERS or (following == "/" and source[pos + 2 : pos + 3] in _LETTERS):
                 pos = self._tag(pos)
             elif source.startswith("<!--", pos):
-                pos = _COMMENT.match(source, pos).end()  # comments are stripped by nh3 anyway
+                pos = _matched(_COMMENT, source, pos).end()  # comments are stripped by nh3 anyway
             elif following in ("!", "?", "/"):
-                pos = _BOGUS_COMMENT.match(source, pos).end()  # doctype, CDATA, PIs, `</>`: bogus comments
+                pos = _matched(_BOGUS_COMMENT, source, pos).end()  # doctype, CDATA, PIs, `</>`: bogus comments
             else:
                 (self.fosters[-1] if top in _TABLE_CONTEXT and self.fosters else self.out).append("&lt;")
                 pos += 1
@@ -509,7 +509,7 @@ class _Defuser:
         return "".join(_flatten(self.root))
 
     def _tag(self, pos: int) -> int:
-        match = _TAG.match(self.source, pos)
+        match = _matched(_TAG, self.source, pos)
         after = match.end()
         if not match.group(4):
             return after  # the input ended inside the tag: no tag at all
@@ -537,7 +537,7 @@ class _Defuser:
         elif name in _ESCAPABLE_RAW_TEXT_KEPT:
             target.append(_text(self.source[start:stop]))
         if found:
-            return _TAG.match(self.source, stop).end()  # its end tag
+            return _matched(_TAG, self.source, stop).end()  # its end tag
         return stop
 
     def _target(self, name: str) -> list:
@@ -604,6 +604,15 @@ class _Defuser:
             self.fosters.pop()
         self.out = self.stack[-1][2] if self.stack else self.root
         return name
+
+
+def _matched(pattern: re.Pattern[str], source: str, pos: int) -> re.Match[str]:
+    """`pattern.match` for the patterns written to match at any position where they are tried (each ends in
+    an alternative that takes the rest of the input)."""
+    match = pattern.match(source, pos)
+    if match is None:
+        raise AssertionError(f"{pattern.pattern!r} did not match at {pos}")
+    return match
 
 
 def _flatten(pieces: list) -> Iterator[str]:

@@ -81,8 +81,8 @@ def _status_query() -> tuple[str, list[str], list[tuple[Col, list]]]:
     and each column with the converters the ORM applies to it (looked up once: it costs more than a row)."""
     fields = [f for f in Article._meta.concrete_fields if f.attname in STATUS_FIELDS]
     quote = connection.ops.quote_name
-    selected = ", ".join(quote(f.column) for f in fields)
-    table, pk = quote(Article._meta.db_table), quote(Article._meta.pk.column)
+    selected = ", ".join(quote(str(f.column)) for f in fields)  # concrete fields all have a column
+    table, pk = quote(Article._meta.db_table), quote("id")
     columns = []
     for field in fields:
         column = field.get_col(Article._meta.db_table)
@@ -242,3 +242,24 @@ def system_metrics() -> dict:
         ),
         "last_24h": recent,
     }
+
+
+def article_revision_pair(
+    *, article: Article, first: int, second: int
+) -> tuple[ArticleRevision, ArticleRevision] | None:
+    """Revisions `first` and `second` of an article, in that order, for the diff on its console page; None
+    when either does not exist."""
+    revisions = {r.number: r for r in ArticleRevision.objects.filter(article=article, number__in=[first, second])}
+    if first not in revisions or second not in revisions:
+        return None
+    return revisions[first], revisions[second]
+
+
+def article_publish_failed_list(*, limit: int) -> list[Article]:
+    """The `limit` articles whose publishing failed most recently (by last change), newest first: the
+    monitoring page's alerts."""
+    return list(
+        Article.objects.filter(status=ArticleStatus.PUBLISH_FAILED)
+        .defer("content_markdown", "content_html")
+        .order_by("-updated_at")[:limit]
+    )

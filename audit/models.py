@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import models
 
 
@@ -45,55 +47,72 @@ class EventType(models.TextChoices):
     AUDIT_RETENTION_APPLIED = "audit_retention_applied"
 
 
-EVENT_CATEGORIES: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            EventType.AUTH_SUCCEEDED,
-            EventType.AUTH_FAILED,
-            EventType.IP_BLOCKED,
-            EventType.LOGIN_LOCKED_OUT,
-            EventType.KEY_CREATED,
-            EventType.KEY_ROTATED,
-            EventType.KEY_REVOKED,
-            EventType.AGENT_CONNECTED,
-            EventType.AGENT_DISCONNECTED,
-            EventType.RATE_LIMITED,
-        ],
-        Category.AUTH,
+@dataclass(frozen=True)
+class EventTypeSpec:
+    """What an event type means: its category in the audit log, the message of its toast in the console (None:
+    the console shows the bare event type name), and whether that toast is an alert."""
+
+    category: Category
+    toast: str | None = None
+    alert: bool = False
+
+
+# Every event type, in one place. A new event type needs an entry here, and no migration.
+EVENT_TYPES: dict[EventType, EventTypeSpec] = {
+    EventType.AUTH_SUCCEEDED: EventTypeSpec(Category.AUTH),
+    EventType.AUTH_FAILED: EventTypeSpec(Category.AUTH),
+    EventType.IP_BLOCKED: EventTypeSpec(Category.AUTH),
+    EventType.LOGIN_LOCKED_OUT: EventTypeSpec(Category.AUTH),
+    EventType.KEY_CREATED: EventTypeSpec(Category.AUTH),
+    EventType.KEY_ROTATED: EventTypeSpec(Category.AUTH),
+    EventType.KEY_REVOKED: EventTypeSpec(Category.AUTH),
+    EventType.AGENT_CONNECTED: EventTypeSpec(Category.AUTH, toast="Agent {agent_id} connected"),
+    EventType.AGENT_DISCONNECTED: EventTypeSpec(Category.AUTH, toast="Agent {agent_id} disconnected"),
+    EventType.RATE_LIMITED: EventTypeSpec(Category.AUTH),
+    EventType.ARTICLE_SUBMITTED: EventTypeSpec(Category.CONTENT, toast="Article {article_id} submitted by {agent_id}"),
+    EventType.ARTICLE_REVISED: EventTypeSpec(Category.CONTENT, toast="Article {article_id} revised"),
+    EventType.ARTICLE_APPROVED: EventTypeSpec(Category.CONTENT, toast="Article {article_id} approved"),
+    EventType.ARTICLE_REJECTED: EventTypeSpec(Category.CONTENT, toast="Article {article_id} rejected"),
+    EventType.PUBLISH_RETRY_REQUESTED: EventTypeSpec(
+        Category.PUBLISHING, toast="Article {article_id} queued for publishing again"
     ),
-    **dict.fromkeys(
-        [
-            EventType.ARTICLE_SUBMITTED,
-            EventType.ARTICLE_REVISED,
-            EventType.ARTICLE_APPROVED,
-            EventType.ARTICLE_REJECTED,
-        ],
-        Category.CONTENT,
+    EventType.PUBLISH_STARTED: EventTypeSpec(Category.PUBLISHING, toast="Publishing article {article_id} to {site_id}"),
+    EventType.PUBLISH_RETRY_SCHEDULED: EventTypeSpec(
+        Category.PUBLISHING, toast="Publishing article {article_id} will be retried", alert=True
     ),
-    **dict.fromkeys(
-        [
-            EventType.PUBLISH_RETRY_REQUESTED,
-            EventType.PUBLISH_STARTED,
-            EventType.PUBLISH_RETRY_SCHEDULED,
-            EventType.PUBLISH_SUCCEEDED,
-            EventType.PUBLISH_FAILED,
-            EventType.PUBLISH_RECOVERED,
-            EventType.PUBLISH_DUPLICATE_TRASHED,
-        ],
-        Category.PUBLISHING,
+    EventType.PUBLISH_SUCCEEDED: EventTypeSpec(
+        Category.PUBLISHING, toast="Article {article_id} published on {site_id}"
     ),
-    EventType.SITE_HEALTH_CHANGED: Category.SITE,
-    EventType.CONFIG_RELOADED: Category.SYSTEM,
-    EventType.CONFIG_ERROR: Category.SYSTEM,
-    EventType.AUDIT_RETENTION_APPLIED: Category.SYSTEM,
+    EventType.PUBLISH_FAILED: EventTypeSpec(
+        Category.PUBLISHING, toast="Publishing article {article_id} failed", alert=True
+    ),
+    EventType.PUBLISH_RECOVERED: EventTypeSpec(Category.PUBLISHING),
+    EventType.PUBLISH_DUPLICATE_TRASHED: EventTypeSpec(Category.PUBLISHING),
+    EventType.SITE_HEALTH_CHANGED: EventTypeSpec(Category.SITE, toast="Site {site_id} is {status}"),
+    EventType.CONFIG_RELOADED: EventTypeSpec(Category.SYSTEM),
+    EventType.CONFIG_ERROR: EventTypeSpec(Category.SYSTEM),
+    EventType.AUDIT_RETENTION_APPLIED: EventTypeSpec(Category.SYSTEM),
 }
+
+
+def event_type_spec(name: str) -> EventTypeSpec | None:
+    """The registry entry of an event type name; None for anything that is not an event type."""
+    try:
+        return EVENT_TYPES.get(EventType(name))
+    except ValueError:
+        return None
+
+
+def event_type_list() -> list[str]:
+    """Every event type name, sorted: what the filters of the audit log offer."""
+    return sorted(str(event_type) for event_type in EVENT_TYPES)
 
 
 class AuditLog(models.Model):
     """One thing that happened. Agent, article and site are plain ids, not foreign keys: the log outlives
     what it names and must stay cheap to write and to delete in bulk."""
 
-    event_type = models.CharField(max_length=50, choices=EventType.choices)
+    event_type = models.CharField(max_length=50)  # an EventType: audit_record checks it against EVENT_TYPES
     category = models.CharField(max_length=30, choices=Category.choices)
     severity = models.CharField(max_length=20, choices=Severity.choices, default=Severity.INFO)
     agent_id = models.CharField(max_length=50, blank=True, default="")

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from audit.models import EVENT_CATEGORIES, AuditLog, EventType, Severity
+from audit.models import AuditLog, EventType, Severity, event_type_spec
 from core.redaction import redact, redact_data
 
 logger = logging.getLogger("wpublisher.audit")
@@ -32,10 +32,14 @@ def audit_record(
 ) -> AuditLog:
     """Write one audit row (inside the caller's transaction, if any) and log it.
 
-    Message and metadata pass through the secret redactor: a secret that slipped into them is masked."""
+    Message and metadata pass through the secret redactor: a secret that slipped into them is masked.
+    An event type that is not in the registry (EVENT_TYPES) is a programming error: ValueError, nothing written."""
+    spec = event_type_spec(event_type)
+    if spec is None:
+        raise ValueError(f"unknown audit event type {event_type!r}: add it to EventType and EVENT_TYPES")
     entry = AuditLog.objects.create(
         event_type=str(event_type),
-        category=EVENT_CATEGORIES[event_type],
+        category=str(spec.category),
         severity=str(severity),
         agent_id=agent_id or "",
         article_id=article_id,

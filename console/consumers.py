@@ -21,6 +21,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.template.loader import render_to_string
 
+from audit.models import event_type_spec
 from console.middleware import LAST_SEEN_KEY, session_timeout_live
 from core.events import CONSOLE_GROUP, console_event_relay
 
@@ -28,26 +29,18 @@ logger = logging.getLogger(__name__)
 # The close code a console's websocket gets when its login session has ended.
 SESSION_ENDED_CODE = 4401
 
-TOASTS = {
-    "article_submitted": "Article {article_id} submitted by {agent_id}",
-    "article_revised": "Article {article_id} revised",
-    "article_approved": "Article {article_id} approved",
-    "article_rejected": "Article {article_id} rejected",
-    "publish_retry_requested": "Article {article_id} queued for publishing again",
-    "publish_started": "Publishing article {article_id} to {site_id}",
-    "publish_retry_scheduled": "Publishing article {article_id} will be retried",
-    "publish_succeeded": "Article {article_id} published on {site_id}",
-    "publish_failed": "Publishing article {article_id} failed",
-    "site_health_changed": "Site {site_id} is {status}",
-    "agent_connected": "Agent {agent_id} connected",
-    "agent_disconnected": "Agent {agent_id} disconnected",
-}
-ALERTS = {"publish_failed", "publish_retry_scheduled"}
-
 
 def toast_text(event: dict) -> str:
-    template = TOASTS.get(event.get("event", ""), "{event}")
+    """The toast of a live event: its event type's message (EVENT_TYPES), else the bare event name."""
+    spec = event_type_spec(event.get("event", ""))
+    template = spec.toast if spec is not None and spec.toast is not None else "{event}"
     return template.format_map({"article_id": "", "agent_id": "", "site_id": "", "status": "", **event})
+
+
+def toast_alert(event: dict) -> bool:
+    """Whether the toast of a live event stands out: its event type is an alert, or its status is bad."""
+    spec = event_type_spec(event.get("event", ""))
+    return (spec is not None and spec.alert) or event.get("status") in {"error", "warning"}
 
 
 def console_session_group(session_key: str) -> str:
@@ -124,8 +117,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if self.session_key is None or await database_sync_to_async(_session_user_id)(self.session_key) != self.user_id:
             await self._end()
             return
-        alert = event.get("event") in ALERTS or event.get("status") in {"error", "warning"}
         html = render_to_string(
-            "console/partials/live_event.html", {"event": event, "toast": toast_text(event), "alert": alert}
+            "console/partials/live_event.html",
+            {"event": event, "toast": toast_text(event), "alert": toast_alert(event)},
         )
         await self.send(text_data=html)

@@ -29,9 +29,15 @@ def reviewer_required(view: Callable) -> Callable:
     return login_required(user_passes_test(lambda user: user.is_staff)(checked))
 
 
+def is_htmx(request: HttpRequest) -> bool:
+    """Whether htmx sent the request (django_htmx's middleware tells)."""
+    return bool(getattr(request, "htmx", None))
+
+
 def render_page(request: HttpRequest, page: str, partial: str, context: dict[str, Any]) -> HttpResponse:
     """One view per page: an htmx request gets the partial, a full load the page that includes it."""
-    template = partial if getattr(request, "htmx", False) and not request.htmx.boosted else page
+    htmx = getattr(request, "htmx", None)  # django_htmx's middleware sets it
+    template = partial if htmx and not htmx.boosted else page
     return render(request, template, {**context, "partial_template": partial})
 
 

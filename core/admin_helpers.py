@@ -99,7 +99,7 @@ def domain_error_text(error: DomainError) -> str:
     return f"{error.code}: {error.message}"
 
 
-class ViewOnlyMixin:
+class ViewOnlyMixin(admin.ModelAdmin):
     """Objects are read-only in the admin (change only through the services), while the changelist keeps
     the model's change permission so that staff holding it may run the admin actions."""
 

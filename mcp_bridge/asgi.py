@@ -35,6 +35,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.db import connections
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
@@ -177,7 +178,7 @@ def client_ip(scope: dict, trusted_proxy_count: int) -> str:
 class McpGateway:
     def __init__(self) -> None:
         self._apps: tuple[Any, Any] | None = None
-        self._manager = None
+        self._manager: StreamableHTTPSessionManager | None = None
         self._state = GatewayState.IDLE
         self._starting: asyncio.Task | None = None
         self._stopping: asyncio.Event | None = None
@@ -291,12 +292,15 @@ class McpGateway:
         mcp_sessions_close_orphaned(reason="server restarted")
 
     async def _run(self, started: asyncio.Future) -> None:
+        manager, stop_event = self._manager, self._stop_event
+        if manager is None or stop_event is None:
+            raise RuntimeError("the gateway runs only after it was built")
         try:
-            async with self._manager.run():
+            async with manager.run():
                 started.set_result(None)
-                while not self._stop_event.is_set():
+                while not stop_event.is_set():
                     try:
-                        await asyncio.wait_for(self._stop_event.wait(), timeout=SWEEP_INTERVAL)
+                        await asyncio.wait_for(stop_event.wait(), timeout=SWEEP_INTERVAL)
                     except TimeoutError:
                         try:
                             timeout = config_current().global_settings.session_timeout
@@ -327,7 +331,7 @@ class McpGateway:
             _, pending = await asyncio.wait({self._starting}, timeout=STOP_WAIT_SECONDS)
             for task in pending:
                 task.cancel()
-        if self._runner is not None:
+        if self._runner is not None and self._stop_event is not None:
             self._stop_event.set()
             _, pending = await asyncio.wait({self._runner}, timeout=STOP_WAIT_SECONDS)
             if pending:
@@ -411,7 +415,7 @@ class McpGateway:
             return  # answered: 401, 429 or 503
 
         reset = authenticated_request.set((token, agent))
-        box = [agent] if scope["method"] == "POST" and scope["path"] == "/mcp" else None
+        box: list[Agent | None] | None = [agent] if scope["method"] == "POST" and scope["path"] == "/mcp" else None
         reset_box = request_agent.set(box)
         try:
             await self._dispatch(scope, receive, send, agent=agent, ip=ip, user_agent=user_agent, config=config)
@@ -473,10 +477,12 @@ class McpGateway:
         if self._state is GatewayState.STOPPED:  # stopped while this request was being authenticated
             await respond_unavailable(receive, send, "shutting_down")
             return
+        if self._apps is None:  # built before the gateway reports itself started
+            raise RuntimeError("the gateway serves requests only once built")
         streamable, sse = self._apps
         send = _body_limit_explained(send, self._body_limit)
         path, method = scope["path"], scope["method"]
-        opening = dict(agent=agent, ip_address=ip, user_agent=user_agent)
+        opening: dict[str, Any] = {"agent": agent, "ip_address": ip, "user_agent": user_agent}
         if path == "/mcp" or path.startswith("/mcp/"):
             session_id = _header(scope, b"mcp-session-id")
             version = _header(scope, b"mcp-protocol-version")
@@ -558,7 +564,7 @@ class McpGateway:
             return False
         return True
 
-    async def _touch_or_admit(self, session_id, config, send, receive, *, agent: Agent, **opening) -> bool:
+    async def _touch_or_admit(self, session_id, config, send, receive, *, agent: Agent, **opening: Any) -> bool:
         if session_id in self._touched and time.monotonic() - self._touched[session_id] < TOUCH_INTERVAL.seconds:
             return True
 

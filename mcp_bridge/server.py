@@ -10,9 +10,13 @@ are read strictly, unknown ones refused, and the SDK's own refusals start with t
 
 from __future__ import annotations
 
+from typing import Literal
+
+from django.conf import settings
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
+from pydantic import AnyHttpUrl
 
 from core.version import __version__
 from mcp_bridge.arguments import StrictMCPServer
@@ -21,6 +25,13 @@ from mcp_bridge.prompt_handlers import prompts_register
 from mcp_bridge.resources import resources_register
 from mcp_bridge.tools import tools_register
 
+# The SDK's log level for ours (LOG_LEVEL); anything else logs at INFO.
+SDK_LOG_LEVELS: dict[str, Literal["DEBUG", "INFO", "WARNING", "ERROR"]] = {
+    "DEBUG": "DEBUG",
+    "INFO": "INFO",
+    "WARNING": "WARNING",
+    "ERROR": "ERROR",
+}
 INSTRUCTIONS = (
     "wpublisher is a review-gated gateway to WordPress sites. Submit Markdown articles with submit_article; "
     "a person (or an agent holding article:review) approves or rejects them, and approved articles are "
@@ -44,21 +55,16 @@ class GatewayTokenVerifier:
 def build_server(*, with_auth: bool = True) -> MCPServer:
     """The MCP server with every tool, resource and prompt. `with_auth`: for HTTP (bearer tokens);
     stdio has no tokens."""
-    from django.conf import settings
-
-    auth = {}
-    if with_auth:
-        auth = {
-            "auth": AuthSettings(issuer_url=settings.MCP_ISSUER_URL, resource_server_url=None),
-            "token_verifier": GatewayTokenVerifier(),
-        }
     server = StrictMCPServer(
         name="wpublisher",
         title="wpublisher",
         instructions=INSTRUCTIONS,
         version=__version__,
-        log_level=settings.LOG_LEVEL if settings.LOG_LEVEL in {"DEBUG", "INFO", "WARNING", "ERROR"} else "INFO",
-        **auth,
+        log_level=SDK_LOG_LEVELS.get(settings.LOG_LEVEL, "INFO"),
+        auth=AuthSettings(issuer_url=AnyHttpUrl(settings.MCP_ISSUER_URL), resource_server_url=None)
+        if with_auth
+        else None,
+        token_verifier=GatewayTokenVerifier() if with_auth else None,
     )
     tools_register(server)
     resources_register(server)

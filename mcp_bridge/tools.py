@@ -25,8 +25,8 @@ from mcp_bridge.selectors import article_with_revisions
 from sites.selectors import site_health, site_list
 from sites.serializers import site_summary
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
-WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, openWorldHint=False)
+READ_ONLY = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+WRITES = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False)
 
 Tags = Annotated[
     str | list[str] | None,

@@ -20,7 +20,7 @@ CONFIG_NOTE = (
     "(the application password is kept there only, never in the database)."
 )
 
-_HEALTH_LEVELS = {
+_HEALTH_LEVELS: dict[str, int] = {
     HealthStatus.HEALTHY: messages.SUCCESS,
     HealthStatus.WARNING: messages.WARNING,
     HealthStatus.ERROR: messages.ERROR,

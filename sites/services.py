@@ -21,6 +21,9 @@ from sites.exceptions import SiteNotFound, WordPressError
 from sites.models import HealthStatus, Site, SiteHealthSample
 from sites.wordpress import NOT_WORDPRESS, time_budget, wordpress_client
 
+# How an audit row rates a site's new health status.
+HEALTH_SEVERITY: dict[str, Severity] = {HealthStatus.ERROR: Severity.ERROR, HealthStatus.WARNING: Severity.WARNING}
+
 SITE_CONFIG_FIELDS = (
     "name",
     "api_url",
@@ -155,9 +158,7 @@ def _site_health_record(*, site: Site, status: str, message: str, latency_ms: fl
         if status != previous:
             audit_record(
                 event_type=EventType.SITE_HEALTH_CHANGED,
-                severity={HealthStatus.ERROR: Severity.ERROR, HealthStatus.WARNING: Severity.WARNING}.get(
-                    status, Severity.INFO
-                ),
+                severity=HEALTH_SEVERITY.get(status, Severity.INFO),
                 message=f"site {site.id} is {status} (was {previous}): {message}",
                 site_id=site.id,
                 metadata={"status": status, "previous": previous, "latency_ms": latency_ms},

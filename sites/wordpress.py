@@ -278,7 +278,7 @@ def _wordpress_error(response: requests.Response) -> tuple[str, str, dict]:
     except ValueError:
         return "", response.reason or "", {}
     if isinstance(body, dict):
-        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        data = body["data"] if isinstance(body.get("data"), dict) else {}
         return str(body.get("code", "")), str(body.get("message", ""))[:300], data
     return "", "", {}
 

@@ -105,6 +105,11 @@ class _Connection:
         self.closing = False  # ended by the shutdown (not an error)
         self.hangup: asyncio.Future | None = None  # websocket: set to make the consumer see a disconnect
 
+    @property
+    def finished(self) -> bool:
+        """Whether its task ended (a connection is listed only once its task runs)."""
+        return self.task is not None and self.task.done()
+
 
 class GracefulApplication:
     """Runs each connection of `app` in a task of its own, so that a shutdown can let it finish while
@@ -218,7 +223,7 @@ class GracefulApplication:
         # tool calls of SSE sessions, whose answers go out on their streams.
         under_way = {c for c in self._connections if not c.stream}
         while loop.time() - began < DRAIN_TIMEOUT:
-            under_way = {c for c in under_way if not c.task.done()}
+            under_way = {c for c in under_way if not c.finished}
             if not under_way and not self.gateway.calls_in_flight:
                 break
             await asyncio.sleep(POLL_SECONDS)
@@ -235,15 +240,15 @@ class GracefulApplication:
         # 2. Close what is still open: streams (SSE, Streamable HTTP GET, websockets) and anything past the
         # deadline. From here on new connections are refused without being served.
         self.closed = True
-        remaining = [c for c in self._connections if not c.task.done()]
+        remaining = [c for c in self._connections if not c.finished]
         for connection in remaining:
             connection.closing = True
             if connection.hangup is not None:  # a websocket: its consumer ends as on a disconnect
                 connection.hangup.set_result(None)
-            else:
+            elif connection.task is not None:
                 connection.task.cancel()
         if remaining:
-            _, stuck = await asyncio.wait({c.task for c in remaining}, timeout=CLOSE_TIMEOUT)
+            _, stuck = await asyncio.wait({c.task for c in remaining if c.task is not None}, timeout=CLOSE_TIMEOUT)
             for task in stuck:
                 task.cancel()
             if stuck:

@@ -163,10 +163,9 @@ class Channel(virtual.Channel):
 
     # --- Producing ----------------------------------------------------------------------------------------
 
-    def _put(self, queue: str, payload: dict, **kwargs: Any) -> None:
+    def _put(self, queue: str, message: dict, **kwargs: Any) -> None:
         """Write the message where no reader looks, make it durable, then rename it into the queue."""
-        if CLAIM_KEY in payload:
-            payload = {key: value for key, value in payload.items() if key != CLAIM_KEY}
+        payload = {key: value for key, value in message.items() if key != CLAIM_KEY}
         name = message_name(queue)
         data = str_to_bytes(dumps(payload))
         temporary = self.tmp_folder / f"{uuid.uuid4().hex}{OWNER_SEPARATOR}{_quote(process_label())}"
@@ -457,7 +456,7 @@ class Transport(virtual.Transport):
         asynchronous=False,
         exchange_type=frozenset(["direct", "topic", "fanout"]),
     )
-    default_port = 0
+    default_port = 0  # type: ignore[assignment]  # kombu types it None; a broker without a host has port 0
     # Celery keys features on the driver type (gossip, mingle, native delayed delivery); a filesystem
     # broker has none of them, like kombu's.
     driver_type = "filesystem"

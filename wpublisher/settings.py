@@ -12,6 +12,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
@@ -109,7 +110,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.SessionIdleTimeoutMiddleware",
-    # Last: turns a sign-in refused for a lockout into the login page saying until when (wpublisher.logins).
+    # Last: turns a sign-in refused for a lockout into the login page saying until when (console.logins).
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -147,7 +148,7 @@ else:
     sqlite_database_private(DATA_DIR / "wpublisher.sqlite3")
     _database = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": DATA_DIR / "wpublisher.sqlite3",
+        "NAME": str(DATA_DIR / "wpublisher.sqlite3"),
         "OPTIONS": {
             # The web process and the Celery worker both write: WAL lets readers run beside a writer,
             # IMMEDIATE takes the write lock at BEGIN so a transaction never fails half-way on upgrade,
@@ -166,6 +167,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BROKER_DIR = DATA_DIR / "broker"
 
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
@@ -259,7 +261,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_CALLABLE = "wpublisher.logins.login_locked_out_response"
+AXES_LOCKOUT_CALLABLE = "console.logins.login_locked_out_response"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # its start-up banner on every manage.py command says nothing an operator needs
 LOGIN_URL = "login"
@@ -314,7 +316,7 @@ STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {

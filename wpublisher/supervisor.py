@@ -250,31 +250,33 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         self.state = STOPPING
-        running = [c for c in self.children if c.process is not None and c.process.returncode is None]
+        running = [(c, c.process) for c in self.children if c.process is not None and c.process.returncode is None]
+        running_children = [child for child, _ in running]
         for child in self.children:
-            child.state = STOPPING if child in running else STOPPED
+            child.state = STOPPING if child in running_children else STOPPED
         self._write_state()
         if running:
-            logger.info("stopping %s", ", ".join(c.name for c in running), extra={"event": "processes_stopping"})
-        for child in running:
+            names = ", ".join(c.name for c in running_children)
+            logger.info("stopping %s", names, extra={"event": "processes_stopping"})
+        for _, process in running:
             with contextlib.suppress(ProcessLookupError):
-                child.process.send_signal(signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)
         started = time.monotonic()
         deadline = started + self.stop_timeout
         waiting = list(running)
         while waiting and not self._kill_now and time.monotonic() < deadline:
-            for child in [c for c in waiting if c.process.poll() is not None]:
-                waiting.remove(child)
+            for child, process in [pair for pair in waiting if pair[1].poll() is not None]:
+                waiting.remove((child, process))
                 self._stopped(child, f"stopped in {time.monotonic() - started:.1f}s")
             time.sleep(TICK)
-        for child in running:
-            if child in waiting and child.process.poll() is None:
+        for child, process in running:
+            if (child, process) in waiting and process.poll() is None:
                 why = "a second signal" if self._kill_now else f"did not stop in {self.stop_timeout:g}s"
-                logger.warning("%s (pid %d): %s; killing its process group", child.name, child.process.pid, why)
+                logger.warning("%s (pid %d): %s; killing its process group", child.name, process.pid, why)
             # Whatever is left of the group (the leader, or a pool process it left behind) is killed.
-            _kill_group(child.process.pid)
-            if child in waiting:
-                child.process.wait()
+            _kill_group(process.pid)
+            if (child, process) in waiting:
+                process.wait()
                 self._stopped(child, f"stopped in {time.monotonic() - started:.1f}s")
         self.state = STOPPED
         self._write_state()

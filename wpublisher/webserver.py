@@ -25,7 +25,7 @@ class RedactingAccessLogGenerator(AccessLogGenerator):
 
 def main(argv: list[str] | None = None) -> None:
     # daphne's command line builds its access log from this module-level name.
-    cli.AccessLogGenerator = RedactingAccessLogGenerator  # type: ignore[misc]
+    cli.AccessLogGenerator = RedactingAccessLogGenerator
     cli.CommandLineInterface().run(sys.argv[1:] if argv is None else argv)
 
 

@@ -303,9 +303,12 @@ def article_post_reconcile(*, article_id: int) -> list[int]:
         return []
     client = wordpress_client(site, timeout=config.publishing.timeout)
     with time_budget(config.publishing.timeout):
-        duplicates = [p for p in client.posts_find_by_slug(post_slug(article)) if p["id"] != article.wordpress_post_id]
+        keeper_id = article.wordpress_post_id
+        if keeper_id is None:
+            return []  # excluded by the query above; for the type checker
+        duplicates = [p for p in client.posts_find_by_slug(post_slug(article)) if p["id"] != keeper_id]
         for post in duplicates:
-            _post_duplicate_trash(client=client, article=article, post=post, keeper_id=article.wordpress_post_id)
+            _post_duplicate_trash(client=client, article=article, post=post, keeper_id=keeper_id)
     return [int(post["id"]) for post in duplicates]
 
 

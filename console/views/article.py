@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import difflib
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from agents.actors import Actor
 from articles import selectors, services
-from articles.models import Article, ArticleRevision
-from audit.models import AuditLog
-from console.pages import render_page, reviewer_required, run_action
+from articles.exceptions import ArticleNotFound
+from articles.models import Article
+from audit.selectors import audit_log_for_article
+from console.pages import is_htmx, render_page, reviewer_required, run_action
 from core.exceptions import ValidationFailed
 from core.params import int_check, param_int
+
+HISTORY_SIZE = 50  # entries in the article's history
 
 
 def _shown_revision(revision: int | None) -> int:
@@ -25,10 +28,10 @@ def _shown_revision(revision: int | None) -> int:
 
 
 def _revision_diff(article: Article, first: int, second: int) -> list[tuple[str, str]]:
-    revisions = {r.number: r for r in ArticleRevision.objects.filter(article=article, number__in=[first, second])}
-    if first not in revisions or second not in revisions:
+    pair = selectors.article_revision_pair(article=article, first=first, second=second)
+    if pair is None:
         return []
-    before, after = revisions[first], revisions[second]
+    before, after = pair
     lines = difflib.unified_diff(
         f"# {before.title}\n\n{before.content_markdown}".splitlines(),
         f"# {after.title}\n\n{after.content_markdown}".splitlines(),
@@ -42,7 +45,10 @@ def _revision_diff(article: Article, first: int, second: int) -> list[tuple[str,
 
 def _article_context(request: HttpRequest, article_id: int) -> dict:
     int_check(article_id, name="article_id", minimum=1)  # the URL takes any digits
-    article = get_object_or_404(Article.objects.select_related("target_site", "submitting_agent"), pk=article_id)
+    try:
+        article = selectors.article_get(article_id=article_id)  # a reviewer sees every article
+    except ArticleNotFound as error:
+        raise Http404(error.message) from error
     revisions = list(selectors.article_revision_list(article=article))
     numbers = [r.number for r in revisions]
     first = param_int(request.GET, "a", default=numbers[-2] if len(numbers) > 1 else numbers[0], minimum=1)
@@ -53,7 +59,7 @@ def _article_context(request: HttpRequest, article_id: int) -> dict:
         "diff": _revision_diff(article, first, second) if first != second else [],
         "diff_from": first,
         "diff_to": second,
-        "history": AuditLog.objects.filter(article_id=article.pk).order_by("-id")[:50],
+        "history": audit_log_for_article(article_id=article.pk, limit=HISTORY_SIZE),
     }
 
 
@@ -99,7 +105,7 @@ def article_action(request: HttpRequest, article_id: int) -> HttpResponse:
             lambda: services.article_retry_publish(article_id=article_id, actor=Actor(user=request.user)),
             f"article {article_id} queued for publishing again",
         )
-    if not request.htmx:
+    if not is_htmx(request):
         return redirect("console:article", article_id=article_id)
     return render_page(
         request, "console/article.html", "console/partials/article.html", _article_context(request, article_id)

@@ -6,8 +6,8 @@ import csv
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from audit.models import EventType, Severity
-from audit.selectors import audit_log_list
+from audit.models import Severity, event_type_list
+from audit.selectors import audit_log_export_rows, audit_log_page
 from console.pages import render_page, reviewer_required
 from core.params import param_datetime, param_int, param_text
 
@@ -27,27 +27,23 @@ CSV_COLUMNS = [
 ]
 
 
-def _filtered(request: HttpRequest):
+def _filters(request: HttpRequest) -> dict:
     get = request.GET
-    rows = audit_log_list(
-        event_type=param_text(get, "event"),
-        agent_id=param_text(get, "agent"),
-        site_id=param_text(get, "site"),
-        severity=param_text(get, "severity"),
-    )
-    if since := param_datetime(get, "since"):
-        rows = rows.filter(timestamp__gte=since)
-    if until := param_datetime(get, "until"):
-        rows = rows.filter(timestamp__lte=until)
-    return rows
+    return {
+        "event_type": param_text(get, "event"),
+        "agent_id": param_text(get, "agent"),
+        "site_id": param_text(get, "site"),
+        "severity": param_text(get, "severity"),
+        "since": param_datetime(get, "since"),
+        "until": param_datetime(get, "until"),
+    }
 
 
 @reviewer_required
 def audit_page(request: HttpRequest) -> HttpResponse:
-    rows = _filtered(request)
-    if before := param_int(request.GET, "before", minimum=1):
-        rows = rows.filter(id__lt=before)
-    page = list(rows.order_by("-id")[: PAGE_SIZE + 1])
+    entries, next_before = audit_log_page(
+        **_filters(request), before_id=param_int(request.GET, "before", minimum=1), page_size=PAGE_SIZE
+    )
     query = request.GET.copy()
     query.pop("before", None)
     return render_page(
@@ -55,10 +51,10 @@ def audit_page(request: HttpRequest) -> HttpResponse:
         "console/audit.html",
         "console/partials/audit.html",
         {
-            "entries": page[:PAGE_SIZE],
-            "next_before": page[PAGE_SIZE - 1].id if len(page) > PAGE_SIZE else None,
+            "entries": entries,
+            "next_before": next_before,
             "filter_query": query.urlencode(),
-            "event_types": EventType.values,
+            "event_types": event_type_list(),
             "severities": Severity.values,
             "params": request.GET,
         },
@@ -74,7 +70,7 @@ class _Echo:
 def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered log as CSV, streamed row by row (it can be millions of rows)."""
     writer = csv.writer(_Echo())
-    rows = _filtered(request).order_by("-id").values_list(*CSV_COLUMNS).iterator(chunk_size=2000)
+    rows = audit_log_export_rows(**_filters(request), columns=CSV_COLUMNS)
 
     def lines():
         yield writer.writerow(CSV_COLUMNS)

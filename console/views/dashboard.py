@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from agents.selectors import agent_list, connected_agent_ids
 from articles import selectors
 from articles.selectors import agent_article_counts
-from audit.models import AuditLog
+from audit.selectors import audit_log_recent
 from console.pages import render_page, reviewer_required
 from core.supervision import supervision_status
 from sites.selectors import site_list
@@ -30,7 +30,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {
             "status_counts": selectors.article_status_counts(),
             "agents": agents,
-            "feed": AuditLog.objects.order_by("-id")[:FEED_SIZE],
+            "feed": audit_log_recent(limit=FEED_SIZE),
             "publishing": selectors.article_publishing_queue(),
             "sites": site_list(),
             "supervision": supervision_status(),

@@ -7,13 +7,16 @@ from datetime import timedelta
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from articles.models import Article, ArticleStatus
+from articles.selectors import article_publish_failed_list
 from audit.models import EventType
 from audit.monitoring import hourly_counts, publish_durations
 from console.charts import bar_chart, line_chart
 from console.pages import render_page, reviewer_required
-from sites.models import HealthStatus, Site, SiteHealthSample
-from sites.selectors import site_list
+from sites.models import HealthStatus
+from sites.selectors import site_failing_list, site_health_history, site_list
+
+HISTORY_POINTS = 60
+FAILED_ARTICLES = 20
 
 
 @reviewer_required
@@ -25,8 +28,10 @@ def monitoring(request: HttpRequest) -> HttpResponse:
     labels = [(now - timedelta(hours=23 - i)).strftime("%H:00") for i in range(24)]
     durations = publish_durations()
     health_charts = []
-    for site in site_list():
-        samples = list(SiteHealthSample.objects.filter(site=site).order_by("-checked_at")[:60])[::-1]
+    sites = list(site_list())
+    history = site_health_history(site_ids=[site.id for site in sites], points=HISTORY_POINTS)
+    for site in sites:
+        samples = history[site.id]
         points = [(s.checked_at.strftime("%H:%M"), s.latency_ms) for s in samples]
         health_charts.append(
             {
@@ -50,9 +55,7 @@ def monitoring(request: HttpRequest) -> HttpResponse:
                 unit=" s",
             ),
             "health_charts": health_charts,
-            "failing_sites": Site.objects.filter(
-                is_active=True, health_status__in=[HealthStatus.ERROR, HealthStatus.WARNING]
-            ),
-            "failed_articles": Article.objects.filter(status=ArticleStatus.PUBLISH_FAILED).order_by("-updated_at")[:20],
+            "failing_sites": site_failing_list(),
+            "failed_articles": article_publish_failed_list(limit=FAILED_ARTICLES),
         },
     )

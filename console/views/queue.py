@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from django.contrib import messages
@@ -9,12 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
 from agents.actors import Actor
-from agents.models import Agent
+from agents.selectors import agent_id_list
 from articles import selectors, services
 from articles.models import ArticleStatus
 from console.pages import render_page, reviewer_required, run_action
 from core.params import param_int, param_text
-from sites.models import Site
+from sites.selectors import site_id_list
 
 SELECTED_ROW = re.compile(r"([0-9]{1,18}):([0-9]{1,18})")
 
@@ -42,8 +43,8 @@ def _queue_context(request: HttpRequest) -> dict:
         "filter_query": query.urlencode(),
         "status_counts": selectors.article_status_counts(),
         "statuses": ArticleStatus.choices,
-        "agents": Agent.objects.order_by("id").values_list("id", flat=True),
-        "sites": Site.objects.order_by("position", "id").values_list("id", flat=True),
+        "agents": agent_id_list(),
+        "sites": site_id_list(),
     }
 
 
@@ -74,16 +75,20 @@ def queue_batch(request: HttpRequest) -> HttpResponse:
         if action == "approve":
             run_action(
                 request,
-                lambda a=article_id, r=revision: services.article_approve(
-                    actor=reviewer, article_id=a, expected_revision=r
+                functools.partial(
+                    services.article_approve, actor=reviewer, article_id=article_id, expected_revision=revision
                 ),
                 f"article {article_id} approved",
             )
         elif action == "reject":
             run_action(
                 request,
-                lambda a=article_id, r=revision: services.article_reject(
-                    actor=reviewer, article_id=a, rejection_reason=reason, expected_revision=r
+                functools.partial(
+                    services.article_reject,
+                    actor=reviewer,
+                    article_id=article_id,
+                    rejection_reason=reason,
+                    expected_revision=revision,
                 ),
                 f"article {article_id} rejected",
             )

@@ -8,8 +8,7 @@ from django.views.decorators.http import require_POST
 from console.charts import line_chart
 from console.pages import render_page, reviewer_required, run_action
 from core.params import text_parse
-from sites.models import SiteHealthSample
-from sites.selectors import site_list
+from sites.selectors import site_health_history, site_list
 from sites.services import site_health_check
 
 HISTORY_POINTS = 40
@@ -17,8 +16,10 @@ HISTORY_POINTS = 40
 
 def _sites_context() -> dict:
     rows = []
-    for site in site_list(include_inactive=True):
-        samples = list(SiteHealthSample.objects.filter(site=site).order_by("-checked_at")[:HISTORY_POINTS])[::-1]
+    sites = list(site_list(include_inactive=True))
+    history = site_health_history(site_ids=[site.id for site in sites], points=HISTORY_POINTS)
+    for site in sites:
+        samples = history[site.id]
         chart = line_chart(
             [(s.checked_at.strftime("%H:%M"), s.latency_ms) for s in samples], title="latency", unit=" ms"
         )

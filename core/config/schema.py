@@ -787,10 +787,12 @@ def _api_keys_read(
         if not ID_RE.fullmatch(client_id):
             place.error(f"client_id {_ID_RULE}")
             continue
-        draft = by_id.get(client_id)
-        if draft is None:
+        found = by_id.get(client_id)
+        if found is None:
             draft = by_id[client_id] = _AgentDraft(place=place, id=client_id, name=client_id, role="agent")
             drafts.append(draft)
+        else:
+            draft = found
         draft.key_given = True
         _line_scopes_merge(place, draft, _scopes([(place, s) for s in scopes_text.split(",") if s.strip()]))
         spec = _literal_key(place, _secret_resolve(place, token, environ), registry)

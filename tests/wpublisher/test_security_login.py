@@ -15,8 +15,8 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditLog
+from console.reviewers import REVIEWERS_GROUP, reviewer_create
 from tests.conftest import agent_entry, site_entry
-from wpublisher.reviewers import REVIEWERS_GROUP, reviewer_create
 
 pytestmark = pytest.mark.django_db
 

@@ -5,9 +5,9 @@ import re
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from console.reviewers import reviewer_create
 from core.files import file_write_private
 from core.keys import hash_spec_format, key_generate, key_hash, key_spec_id
-from wpublisher.reviewers import reviewer_create
 
 EXAMPLES_DIR = settings.BASE_DIR / "config" / "examples"
 # An example agent key line: `api_key: "${SOMETHING}"`; init puts a fresh key in its place.
