@@ -8,8 +8,6 @@ every app use to confirm (and collect input for) an action before it runs.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -54,7 +52,7 @@ as its <code>Authorization: Bearer</code> key. Its previous keys keep working fo
 """
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(ReadOnlyMixin, admin.TabularInline):
     model = ApiKey
     fields = (
         "key_id",
@@ -73,15 +71,6 @@ class ApiKeyInline(admin.TabularInline):
     can_delete = False
     verbose_name = "API key"
     verbose_name_plural = "API keys (ids only; use the actions to rotate or revoke)"
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 COUNTERS = (
