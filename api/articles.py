@@ -1,7 +1,7 @@
 """Review endpoints of the JSON API: list and read articles, approve, reject, retry a failed publish.
 
 Thin adapters: the selectors and services hold every rule; the JSON is the one MCP returns
-(`mcp_bridge.serializers`), declared here as schemas so that the OpenAPI document is exact."""
+(`articles.serializers`), declared here as schemas so that the OpenAPI document is exact."""
 
 from __future__ import annotations
 
