@@ -1,18 +1,20 @@
-"""Brute-force blocking, max_concurrent_agents and tool-call rate limits on live servers of their own,
-and the AUTH_FAILED and CONFIG_ERROR codes over stdio."""
+"""Brute-force blocking and max_concurrent_agents, which the HTTP gateway enforces, on live servers of their
+own; the tool-call rate limit, which every call meets (mcp_bridge.calls), in process. (The AUTH_FAILED and
+CONFIG_ERROR codes over stdio are in test_transports.)"""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.mcp_bridge.conftest import connect, make_world
+from tests.mcp_bridge.conftest import connect, connect_in_process, make_world
 from tests.mcp_bridge.test_transports import INITIALIZE, raw
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 def limited_world(tmp_path):
+    """A live server of its own: 2 agents at most, 5 requests a minute each, behind one trusted proxy."""
     world = make_world(
         tmp_path,
         {"a": {}, "b": {}, "c": {}},
@@ -23,6 +25,7 @@ def limited_world(tmp_path):
     world.deployment.close()
 
 
+@pytest.mark.slow
 async def test_ten_failures_block_an_ip_for_an_hour_and_no_other(limited_world):
     world = limited_world
     attacker, bystander = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "203.0.113.8"}
@@ -45,6 +48,7 @@ async def test_ten_failures_block_an_ip_for_an_hour_and_no_other(limited_world):
     assert "blocked for 3600s after 10 failed authentications" in audit[0][1]
 
 
+@pytest.mark.slow
 async def test_the_agent_over_max_concurrent_agents_gets_a_clear_error(limited_world):
     world = limited_world
     async with connect(world, "a") as first, connect(world, "b") as second:
@@ -70,8 +74,16 @@ async def test_the_agent_over_max_concurrent_agents_gets_a_clear_error(limited_w
     assert ["agent_connected", "a"] in events and ["agent_disconnected", "a"] in events
 
 
-async def test_tool_calls_over_the_rate_limit_get_a_clear_error(limited_world):
-    async with connect(limited_world, "b") as client:
+@pytest.fixture
+def limited_in_process(load_world):
+    """The same agents and rate limit, in this process."""
+    return load_world({"a": {}, "b": {}, "c": {}}, system={"rate_limits": {"tool_calls_per_minute": 5}})
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("limited_in_process")
+async def test_tool_calls_over_the_rate_limit_get_a_clear_error():
+    async with connect_in_process("b") as client:
         results = [await client.call_tool("list_sites", {}) for _ in range(11)]
     errors = [r for r in results if r.is_error]
     # 5 calls a minute: at most two windows fit in 11 calls, so an error must come.
@@ -80,24 +92,3 @@ async def test_tool_calls_over_the_rate_limit_get_a_clear_error(limited_world):
     assert "RATE_LIMITED: agent b made more than 5 requests this minute" in text
     assert "rate_limits.tool_calls_per_minute = 5" in text
     assert not results[0].is_error
-
-
-async def test_a_key_revoked_during_a_stdio_session_fails_with_auth_failed(world):
-    async with connect(world, "stdio-revokee", transport="stdio") as client:
-        assert not (await client.call_tool("list_sites", {})).is_error
-        world.run("from agents.services import agent_key_revoke\nresult = agent_key_revoke(agent_id='stdio-revokee')")
-        failed = await client.call_tool("list_sites", {})
-    assert failed.is_error
-    assert failed.content[0].text.endswith("AUTH_FAILED: invalid, expired or revoked API key")
-
-
-async def test_an_invalid_config_surfaces_as_config_error(world, tmp_path):
-    from mcp.shared.exceptions import MCPError
-
-    broken = tmp_path / "broken-config"
-    broken.mkdir()
-    (broken / "agents.yml").write_text("agents: [")
-    (broken / "sites.yml").write_text("sites: []\n")
-    async with connect(world, "writer", transport="stdio", env={"WPUBLISHER_CONFIG_DIR": str(broken)}) as client:
-        with pytest.raises(MCPError, match=r"CONFIG_ERROR: agents.yml: line 1, column \d+"):
-            await client.read_resource("config://agents")

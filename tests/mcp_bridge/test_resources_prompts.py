@@ -1,4 +1,5 @@
-"""Every resource and prompt of the design over the SDK client, with the same rights as the tools."""
+"""Every resource and prompt of the design over the SDK client, connected in process, with the same rights as
+the tools."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import json
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.mcp_bridge.conftest import connect
+from tests.mcp_bridge.conftest import connect_in_process
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True)]
 
 
 async def read(client, uri: str):
@@ -17,8 +18,8 @@ async def read(client, uri: str):
     return json.loads(result.contents[0].text)
 
 
-async def test_every_resource(world):
-    async with connect(world, "writer") as writer, connect(world, "editor") as editor:
+async def test_every_resource(mcp_world):
+    async with connect_in_process("writer") as writer, connect_in_process("editor") as editor:
         submitted = await writer.call_tool("submit_article", {"title": "Resource", "content_markdown": "x"})
         article_id = submitted.structured_content["id"]
 
@@ -60,7 +61,7 @@ async def test_every_resource(world):
         config_sites = await read(writer, "config://sites")
         assert {a["id"] for a in config_agents["agents"]} >= {"writer", "editor"}
         dumped = json.dumps([config_agents, config_sites])
-        for secret in [*world.keys.values(), "abcd efgh ijkl mnop"]:
+        for secret in [*mcp_world.keys.values(), "abcd efgh ijkl mnop"]:
             assert secret not in dumped
 
         page = await read(editor, "audit://logs?event_type=article_submitted")
@@ -70,8 +71,8 @@ async def test_every_resource(world):
             await writer.read_resource("audit://logs")
 
 
-async def test_resources_follow_the_read_rights(world):
-    async with connect(world, "writer") as writer, connect(world, "blind") as blind:
+async def test_resources_follow_the_read_rights(mcp_world):
+    async with connect_in_process("writer") as writer, connect_in_process("blind") as blind:
         article_id = (
             await writer.call_tool("submit_article", {"title": "Hidden", "content_markdown": "x"})
         ).structured_content["id"]
@@ -82,8 +83,8 @@ async def test_resources_follow_the_read_rights(world):
             await blind.read_resource("agent://ghost")
 
 
-async def test_prompts_are_written_from_the_live_configuration(world):
-    async with connect(world, "seo") as client:
+async def test_prompts_are_written_from_the_live_configuration(mcp_world):
+    async with connect_in_process("seo") as client:
         names = {p.name for p in (await client.list_prompts()).prompts}
         assert names == {"multi_agent_workflow", "agent_specialization_guide"}
         workflow = await client.get_prompt(

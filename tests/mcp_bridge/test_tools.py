@@ -1,13 +1,14 @@
-"""Every tool over the SDK's own client against a live server: results, error codes, rights."""
+"""Every tool over the SDK's own client, connected in process: results, error codes, rights. (What the tool
+calls show over HTTP, in /metrics, is in test_transports.)"""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.mcp_bridge.conftest import connect
+from tests.mcp_bridge.conftest import connect_in_process
 from tests.support.mcp import call, error
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("mcp_world")]
 
 ALL_TOOLS = {
     "submit_article",
@@ -25,8 +26,8 @@ ALL_TOOLS = {
 }
 
 
-async def test_the_server_lists_every_tool_with_its_schema(world):
-    async with connect(world, "writer") as client:
+async def test_the_server_lists_every_tool_with_its_schema():
+    async with connect_in_process("writer") as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
     assert set(tools) == ALL_TOOLS
     submit = tools["submit_article"].input_schema
@@ -35,8 +36,8 @@ async def test_the_server_lists_every_tool_with_its_schema(world):
     assert tools["list_articles"].annotations.read_only_hint is True
 
 
-async def test_submit_then_follow_an_article(world):
-    async with connect(world, "writer") as client:
+async def test_submit_then_follow_an_article():
+    async with connect_in_process("writer") as client:
         article = await call(
             client,
             "submit_article",
@@ -62,9 +63,9 @@ async def test_submit_then_follow_an_article(world):
         assert [a["id"] for a in listed["articles"]] == [article["id"]]
 
 
-async def test_a_write_retried_with_its_idempotency_key_returns_the_first_result(world):
+async def test_a_write_retried_with_its_idempotency_key_returns_the_first_result():
     """The answer to a submission was lost; the agent sends it again with the same key."""
-    async with connect(world, "writer") as client:
+    async with connect_in_process("writer") as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
         for name in ("submit_article", "revise_article", "approve_article", "reject_article", "retry_publish"):
             assert "idempotency_key" in tools[name].input_schema["properties"], name
@@ -78,8 +79,8 @@ async def test_a_write_retried_with_its_idempotency_key_returns_the_first_result
         assert refused.startswith("VALIDATION_ERROR: idempotency_key 'a1b2c3-sent-twice' was used")
 
 
-async def test_list_articles_filters_and_pages(world):
-    async with connect(world, "narrow") as client:
+async def test_list_articles_filters_and_pages():
+    async with connect_in_process("narrow") as client:
         ids = [
             (await call(client, "submit_article", title=f"Paged {n}", content_markdown="x", target_site="site-b"))["id"]
             for n in range(3)
@@ -94,8 +95,8 @@ async def test_list_articles_filters_and_pages(world):
         )
 
 
-async def test_error_codes_name_the_field_or_rule(world):
-    async with connect(world, "narrow") as narrow:
+async def test_error_codes_name_the_field_or_rule():
+    async with connect_in_process("narrow") as narrow:
         assert await error(narrow, "submit_article", title="", content_markdown="x") == (
             "VALIDATION_ERROR: title must be 1 to 200 characters (got 0)"
         )
@@ -117,8 +118,8 @@ async def test_error_codes_name_the_field_or_rule(world):
         )
 
 
-async def test_review_by_an_agent_and_invalid_transitions(world):
-    async with connect(world, "writer") as writer, connect(world, "editor") as editor:
+async def test_review_by_an_agent_and_invalid_transitions():
+    async with connect_in_process("writer") as writer, connect_in_process("editor") as editor:
         article = await call(writer, "submit_article", title="To review", content_markdown="x")
         approved = await call(
             editor, "approve_article", article_id=article["id"], expected_revision=1, reviewer_notes="fine"
@@ -135,8 +136,8 @@ async def test_review_by_an_agent_and_invalid_transitions(world):
         )
 
 
-async def test_no_agent_approves_its_own_article(world):
-    async with connect(world, "editor") as editor:
+async def test_no_agent_approves_its_own_article():
+    async with connect_in_process("editor") as editor:
         own = await call(editor, "submit_article", title="Mine", content_markdown="x")
         assert await error(editor, "approve_article", article_id=own["id"], expected_revision=1) == (
             f"FORBIDDEN: agent editor cannot approve its own article {own['id']}"
@@ -144,8 +145,12 @@ async def test_no_agent_approves_its_own_article(world):
         assert (await call(editor, "get_article_status", article_id=own["id"]))["status"] == "pending_review"
 
 
-async def test_object_level_rights(world):
-    async with connect(world, "writer") as writer, connect(world, "seo") as seo, connect(world, "blind") as blind:
+async def test_object_level_rights():
+    async with (
+        connect_in_process("writer") as writer,
+        connect_in_process("seo") as seo,
+        connect_in_process("blind") as blind,
+    ):
         article = await call(writer, "submit_article", title="Draft", content_markdown="draft body")
         article_id = article["id"]
         # The SEO agent reads and revises the writer's draft (article:read, article:revise).
@@ -162,15 +167,15 @@ async def test_object_level_rights(world):
         )
         listed = await call(blind, "list_articles", limit=100)
         assert all(a["submitting_agent"] == "blind" for a in listed["articles"])
-        async with connect(world, "narrow") as reader:
+        async with connect_in_process("narrow") as reader:
             assert (await error(reader, "revise_article", article_id=article_id, title="Mine")).startswith(
                 f"FORBIDDEN: agent narrow may not revise article {article_id}: only its submitter"
             )
         assert (await call(writer, "get_article", article_id=article_id))["title"] == "Draft: 7 tips"
 
 
-async def test_agents_sites_stats_and_health(world):
-    async with connect(world, "writer") as client:
+async def test_agents_sites_stats_and_health():
+    async with connect_in_process("writer") as client:
         agents = {a["id"]: a for a in (await call(client, "list_agents"))["agents"]}
         assert agents["editor"]["scopes"] == ["article:submit", "article:read", "article:revise", "article:review"]
         assert agents["writer"]["connected"] is True
@@ -184,17 +189,3 @@ async def test_agents_sites_stats_and_health(world):
         assert stats["articles_by_status"]["pending_review"] >= 1
         health = await call(client, "get_site_health", site_id="site-b")
         assert (health["site_id"], health["status"]) == ("site-b", "unknown")
-
-
-async def test_metrics_count_mcp_requests_and_tool_calls(world):
-    import httpx2
-
-    async with connect(world, "writer") as client:
-        await call(client, "list_sites")
-        await error(client, "get_article", article_id=999999)
-    async with httpx2.AsyncClient() as http:
-        text = (await http.get(f"{world.url}/metrics")).text
-    assert 'wpublisher_mcp_tool_calls_total{outcome="ok",tool="list_sites"}' in text
-    assert 'wpublisher_mcp_tool_calls_total{outcome="ARTICLE_NOT_FOUND",tool="get_article"}' in text
-    assert 'wpublisher_mcp_requests_total{status="200",transport="streamable-http"}' in text
-    assert "wpublisher_mcp_request_duration_seconds_bucket" in text

@@ -1,4 +1,5 @@
-"""The same agent work over every transport, and what the HTTP layer refuses."""
+"""The same agent work over every transport, what the HTTP layer refuses, what MCP requests show in /metrics,
+and the AUTH_FAILED and CONFIG_ERROR codes over stdio."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import json
 import anyio
 import httpx2
 import pytest
+from mcp.shared.exceptions import MCPError
 
 from tests.mcp_bridge.conftest import connect
+from tests.support.mcp import call, error
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -203,3 +206,34 @@ async def test_the_server_serves_mcp_and_stops_promptly_after_sync_tools_ran(tmp
         assert time.monotonic() - started < 15
     finally:
         world.deployment.close()
+
+
+async def test_metrics_count_mcp_requests_and_tool_calls(world):
+    async with connect(world, "writer") as client:
+        await call(client, "list_sites")
+        await error(client, "get_article", article_id=999999)
+    async with httpx2.AsyncClient() as http:
+        text = (await http.get(f"{world.url}/metrics")).text
+    assert 'wpublisher_mcp_tool_calls_total{outcome="ok",tool="list_sites"}' in text
+    assert 'wpublisher_mcp_tool_calls_total{outcome="ARTICLE_NOT_FOUND",tool="get_article"}' in text
+    assert 'wpublisher_mcp_requests_total{status="200",transport="streamable-http"}' in text
+    assert "wpublisher_mcp_request_duration_seconds_bucket" in text
+
+
+async def test_a_key_revoked_during_a_stdio_session_fails_with_auth_failed(world):
+    async with connect(world, "stdio-revokee", transport="stdio") as client:
+        assert not (await client.call_tool("list_sites", {})).is_error
+        world.run("from agents.services import agent_key_revoke\nresult = agent_key_revoke(agent_id='stdio-revokee')")
+        failed = await client.call_tool("list_sites", {})
+    assert failed.is_error
+    assert failed.content[0].text.endswith("AUTH_FAILED: invalid, expired or revoked API key")
+
+
+async def test_an_invalid_config_surfaces_as_config_error(world, tmp_path):
+    broken = tmp_path / "broken-config"
+    broken.mkdir()
+    (broken / "agents.yml").write_text("agents: [")
+    (broken / "sites.yml").write_text("sites: []\n")
+    async with connect(world, "writer", transport="stdio", env={"WPUBLISHER_CONFIG_DIR": str(broken)}) as client:
+        with pytest.raises(MCPError, match=r"CONFIG_ERROR: agents.yml: line 1, column \d+"):
+            await client.read_resource("config://agents")
