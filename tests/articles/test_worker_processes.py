@@ -84,7 +84,7 @@ def test_a_worker_process_killed_after_the_post_was_created_leaves_exactly_one_p
     marker = tmp_path / "killed-once"
     # The pool process dies (SIGKILL) right after WordPress created the post, before the result is saved.
     kill_once = (
-        "import os, signal, pathlib, articles.services as s\n"
+        "import os, signal, pathlib, articles.services.publishing as s\n"
         f"marker = pathlib.Path({str(marker)!r})\n"
         "real = s.article_publish_succeed\n"
         "def succeed(**kwargs):\n"
@@ -107,7 +107,7 @@ def test_a_worker_process_killed_after_the_post_was_created_leaves_exactly_one_p
 def test_a_whole_worker_killed_mid_publish_is_recovered_by_a_new_worker(deployment, real_wordpress, tmp_path):
     marker = tmp_path / "worker-killed"
     kill_worker = (
-        "import os, signal, pathlib, articles.services as s\n"
+        "import os, signal, pathlib, articles.services.publishing as s\n"
         f"marker = pathlib.Path({str(marker)!r})\n"
         "def succeed(**kwargs):\n"
         "    marker.write_text('x')\n"
