@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from agents.actors import Actor
 from agents.models import Agent, ApiKey, McpSession
 from agents.services import agent_key_revoke, agent_key_rotate
 from core.admin_helpers import (
@@ -123,7 +124,7 @@ class AgentAdmin(ViewOnlyMixin, admin.ModelAdmin):
         agent = agents[0]
         try:
             key, token = agent_key_rotate(
-                agent_id=agent.pk, grace_seconds=ROTATION_GRACE_SECONDS, actor=request.user.get_username()
+                agent_id=agent.pk, grace_seconds=ROTATION_GRACE_SECONDS, actor=Actor(user=request.user)
             )
         except DomainError as error:
             self.message_user(request, f"Agent {agent.pk}: {domain_error_text(error)}", messages.ERROR)
@@ -166,7 +167,7 @@ class AgentAdmin(ViewOnlyMixin, admin.ModelAdmin):
             )
         for agent in agents:
             try:
-                revoked = agent_key_revoke(agent_id=agent.pk, actor=request.user.get_username())
+                revoked = agent_key_revoke(agent_id=agent.pk, actor=Actor(user=request.user))
             except DomainError as error:
                 self.message_user(request, f"Agent {agent.pk}: {domain_error_text(error)}", messages.ERROR)
                 continue

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agents.actors import Actor
 from agents.exceptions import AgentNotFound, AuthFailed
 from agents.models import Agent, ApiKey, KeySource
 from agents.selectors import agent_config_get
@@ -31,8 +32,8 @@ from core.cache import (
     invalidate,
 )
 from core.config.editor import config_agent_key_hash
-from core.config.schema import AgentConfig
 from core.config.state import config_current_or_none
+from core.config.types import AgentConfig
 from core.exceptions import ValidationFailed
 from core.keys import (
     key_candidate_ids,
@@ -243,7 +244,7 @@ def _active_agent(agent_id: str) -> Agent:
     return agent
 
 
-def agent_key_create(*, agent_id: str, actor: str = "") -> tuple[ApiKey, str]:
+def agent_key_create(*, agent_id: str, actor: Actor) -> tuple[ApiKey, str]:
     """A new generated key for the agent. Returns the row and the key, which is shown once only."""
     agent = _active_agent(agent_id)
     key_id, token = key_generate()
@@ -255,7 +256,7 @@ def agent_key_create(*, agent_id: str, actor: str = "") -> tuple[ApiKey, str]:
             event_type=EventType.KEY_CREATED,
             message=f"new API key {key_id} for agent {agent.id}",
             agent_id=agent.id,
-            username=actor,
+            username=actor.username,
             metadata={"key_id": key_id},
         )
     _remember_verified(key, key_digest(token))
@@ -266,7 +267,7 @@ def agent_key_create(*, agent_id: str, actor: str = "") -> tuple[ApiKey, str]:
 KEY_ROTATION_GRACE_MAX = 30 * 24 * 3600
 
 
-def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "") -> tuple[ApiKey, str]:
+def agent_key_rotate(*, agent_id: str, actor: Actor, grace_seconds: int = 3600) -> tuple[ApiKey, str]:
     """A new key; the agent's other keys keep working for `grace_seconds` (0 to KEY_ROTATION_GRACE_MAX), then
     stop."""
     if not 0 <= grace_seconds <= KEY_ROTATION_GRACE_MAX:
@@ -288,7 +289,7 @@ def agent_key_rotate(*, agent_id: str, grace_seconds: int = 3600, actor: str = "
             message=f"API key of agent {agent.id} rotated to {key_id}; "
             f"{len(old_ids)} old key(s) work until {not_after:%Y-%m-%d %H:%M:%S} UTC",
             agent_id=agent.id,
-            username=actor,
+            username=actor.username,
             metadata={"key_id": key_id, "old_key_ids": old_ids, "grace_seconds": grace_seconds},
         )
     _remember_verified(key, key_digest(token))
@@ -306,7 +307,7 @@ def _config_key_hide(*, agent_id: str) -> None:
         logger.warning("agents.yml: could not replace the rotated key of %s by its hash: %s", agent_id, error)
 
 
-def agent_key_revoke(*, agent_id: str, key_id: str | None = None, actor: str = "") -> list[str]:
+def agent_key_revoke(*, agent_id: str, actor: Actor, key_id: str | None = None) -> list[str]:
     """Revoke one key of the agent, or all of its keys. Returns the revoked key ids."""
     agent = Agent.objects.filter(pk=agent_id).first()
     if agent is None:
@@ -317,7 +318,7 @@ def agent_key_revoke(*, agent_id: str, key_id: str | None = None, actor: str = "
         if key_id:
             keys = keys.filter(key_id=key_id)
         revoked = list(keys.values_list("key_id", flat=True))
-        keys.update(revoked_at=now, revoked_reason="revoked" + (f" by {actor}" if actor else ""))
+        keys.update(revoked_at=now, revoked_reason=f"revoked by {actor.label}")
         invalidate(*map(api_key_key, revoked))
         for revoked_id in revoked:
             audit_record(
@@ -325,7 +326,7 @@ def agent_key_revoke(*, agent_id: str, key_id: str | None = None, actor: str = "
                 severity=Severity.WARNING,
                 message=f"API key {revoked_id} of agent {agent.id} revoked",
                 agent_id=agent.id,
-                username=actor,
+                username=actor.username,
                 metadata={"key_id": revoked_id},
             )
     return revoked

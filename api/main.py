@@ -38,7 +38,6 @@ class StatsOut(Schema):
     last_24h: dict[str, int] = Field(description="submissions, publishes, failures and failed logins by event type")
 
 
-
 class ReviewAPI(NinjaAPI):
     def get_openapi_operation_id(self, operation: Operation) -> str:
         """Operation ids as published since the first release, whatever module holds the code:

@@ -1,6 +1,6 @@
 """Admin for articles: read-only pages and review actions.
 
-An article changes only through `articles/services.py`: the actions call `article_approve`,
+An article changes only through `articles/services/`: the actions call `article_approve`,
 `article_reject` and `article_retry_publish` for each selected article and report each result or domain
 error; every field is read-only and articles are neither added nor deleted here.
 """

@@ -34,11 +34,12 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from agents import services
+    from agents.actors import Actor
     from agents.models import Agent
     from agents.services import agent_authenticate, agent_key_create
 
     Agent.objects.get_or_create(id="bench", defaults={"name": "bench", "role": "bench", "scopes": ["article:submit"]})
-    _, token = agent_key_create(agent_id="bench")
+    _, token = agent_key_create(agent_id="bench", actor=Actor(system="bench"))
 
     services._verified.clear()  # as a process that has never seen this key
     started = time.perf_counter()

@@ -547,7 +547,7 @@ def _publish(bench: Bench, wordpress, rounds: int) -> dict:
             session.get(f"{base}/posts", params={"slug": slug, "status": "any", "context": "edit"}, timeout=30)
             session.get(f"{base}/categories", params={"search": "Bench", "per_page": 100}, timeout=30)
             session.get(f"{base}/tags", params={"search": "bench", "per_page": 100}, timeout=30)
-            # Exactly once: created as a draft, then made public by id (articles.services._post_ensure_one).
+            # Exactly once: created as a draft, then made public by id (articles.services.publishing._post_ensure_one).
             draft = session.post(
                 f"{base}/posts",
                 json={"title": slug, "content": "<p>Body</p>", "status": "draft", "slug": slug},

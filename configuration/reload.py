@@ -17,8 +17,8 @@ from django.db import transaction
 from agents.services import agent_keys_hash_new, agent_keys_sync, agents_sync
 from audit.models import AuditLog, EventType, Severity
 from audit.services import audit_record
-from core.config.schema import Config, ConfigInvalid
 from core.config.state import config_failed, config_files_read, config_install, config_is_running, config_lock
+from core.config.types import Config, ConfigInvalid
 from sites.services import sites_sync
 
 logger = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from configuration.reload import config_reload
-from core.config.schema import AGENTS_FILE, API_KEYS_FILE, SITES_FILE, SYSTEM_FILE
+from core.config.types import AGENTS_FILE, API_KEYS_FILE, SITES_FILE, SYSTEM_FILE
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from django.utils import timezone
 from audit.models import EventType, Severity
 from audit.services import audit_record
 from core.cache import ACTIVE_SITES_KEY, invalidate, site_health_key
-from core.config.schema import SiteConfig
 from core.config.state import config_current
+from core.config.types import SiteConfig
 from sites.events import site_health_event_send
 from sites.exceptions import SiteNotFound, WordPressError
 from sites.models import HealthStatus, Site, SiteHealthSample

@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from core.config.schema import SiteConfig
+from core.config.types import SiteConfig
 from core.exceptions import URLRefused
 from core.urlguard import MAX_REDIRECTS, url_guard_session
 from core.version import __version__

@@ -3,6 +3,7 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
+from agents.actors import Actor
 from agents.models import Agent
 from articles.models import Article, ArticleRevision
 from core.cache import ACTIVE_SITES_KEY, agent_config_key, process_cache
@@ -76,3 +77,7 @@ class ArticleFactory(factory.django.DjangoModelFactory):
                 content_hash=self.content_hash,
                 agent=self.submitting_agent,
             )
+
+
+# Who acts in a test that calls a service directly, as a command would.
+TEST_ACTOR = Actor(system="tests")

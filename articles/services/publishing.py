@@ -20,8 +20,8 @@ from articles.rendering import html_shortcodes_neutralize
 from articles.services.transitions import CLAIM_RELEASED, article_transition
 from audit.models import EventType, Severity
 from audit.services import audit_record
-from core.config.schema import PublishingSettings, SiteConfig
 from core.config.state import config_current
+from core.config.types import PublishingSettings, SiteConfig
 from core.processes import process_is_dead, process_label
 from sites.models import Site
 from sites.wordpress import WordPressClient, time_budget, wordpress_client

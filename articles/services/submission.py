@@ -30,8 +30,8 @@ from articles.services.validation import (
 from audit.models import EventType
 from audit.services import audit_record
 from core.cache import agent_stats_key, invalidate
-from core.config.schema import SystemSettings
 from core.config.state import system_limits
+from core.config.types import SystemSettings
 from core.exceptions import ValidationFailed
 from core.scopes import Scope
 

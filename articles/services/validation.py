@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from agents.models import Agent
-from core.config.schema import SystemSettings, term_name_problem
+from core.config.types import SystemSettings, term_name_problem
 from core.exceptions import Forbidden, ValidationFailed
 from sites.exceptions import SiteNotFound
 from sites.models import Site

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
+from agents.actors import Actor
 from agents.selectors import agent_key_list, agent_latest_weekly_reports, agent_list, connected_agent_ids
 from agents.services import KEY_ROTATION_GRACE_MAX, agent_key_revoke, agent_key_rotate
 from articles.selectors import agent_article_counts
@@ -40,7 +41,7 @@ def agents_page(request: HttpRequest) -> HttpResponse:
 @reviewer_required
 @require_POST
 def agent_key_action(request: HttpRequest, agent_id: str) -> HttpResponse:
-    actor = request.user.get_username()
+    actor = Actor(user=request.user)
     text_parse(agent_id, name="agent_id")  # the URL takes any text; PostgreSQL refuses NUL
     new_key = None
     if request.POST.get("action") == "rotate":

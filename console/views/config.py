@@ -8,8 +8,8 @@ from django.http import HttpRequest, HttpResponse
 from configuration.editor import config_file_save
 from console.pages import render_page, reviewer_required
 from core.config.editor import EDITABLE_FILES, config_file_check, config_file_read_masked
-from core.config.schema import AGENTS_FILE
 from core.config.state import config_status
+from core.config.types import AGENTS_FILE
 from core.exceptions import DomainError
 
 

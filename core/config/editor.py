@@ -15,7 +15,8 @@ import yaml
 from django.conf import settings
 from django.utils import timezone
 
-from core.config.schema import AGENTS_FILE, API_KEYS_FILE, SITES_FILE, SYSTEM_FILE, ConfigInvalid, config_parse
+from core.config.schema import config_parse
+from core.config.types import AGENTS_FILE, API_KEYS_FILE, SITES_FILE, SYSTEM_FILE, ConfigInvalid
 from core.exceptions import ValidationFailed
 from core.files import file_private, file_write_private
 from core.keys import hash_spec_format, key_hash, key_lookup_id

@@ -17,16 +17,8 @@ from datetime import datetime
 from django.conf import settings
 from django.utils import timezone
 
-from core.config.schema import (
-    AGENTS_FILE,
-    API_KEYS_FILE,
-    SITES_FILE,
-    SYSTEM_FILE,
-    Config,
-    ConfigInvalid,
-    SystemSettings,
-    config_read,
-)
+from core.config.schema import config_read
+from core.config.types import AGENTS_FILE, API_KEYS_FILE, SITES_FILE, SYSTEM_FILE, Config, ConfigInvalid, SystemSettings
 from core.files import files_private
 from core.redaction import secrets_register
 
@@ -45,8 +37,9 @@ class ConfigState:
 
 
 _state = ConfigState()
-# Held while the files are read and, in a reload, synced: one load at a time per process.
-config_lock = threading.Lock()
+# Held while the files are read and, in a reload, synced: one load at a time per process (re-entrant: a
+# sync that reads the running config before the first one is installed loads it without waiting on itself).
+config_lock = threading.RLock()
 
 
 def config_state_reset() -> None:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from agents.models import Agent, ApiKey, McpSession
 from agents.services import agent_authenticate, agent_key_create
 from audit.models import AuditLog, EventType
-from tests.factories import AgentFactory, ArticleFactory, SiteFactory
+from tests.factories import TEST_ACTOR, AgentFactory, ArticleFactory, SiteFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def shown(response) -> list[str]:
 @pytest.fixture
 def agent_with_key():
     agent = AgentFactory(id="ai-writer-001")
-    key, token = agent_key_create(agent_id=agent.id)
+    key, token = agent_key_create(agent_id=agent.id, actor=TEST_ACTOR)
     return agent, key, token
 
 
@@ -107,7 +107,7 @@ def test_rotate_reports_an_inactive_agent(admin_client):
 
 def test_revoke_all_keys_confirms_then_revokes(admin_client, agent_with_key):
     agent, key, _ = agent_with_key
-    second, _ = agent_key_create(agent_id=agent.id)
+    second, _ = agent_key_create(agent_id=agent.id, actor=TEST_ACTOR)
     keyless = AgentFactory(id="agent-keyless")
     page = run_action(admin_client, "revoke_all_keys", agent, keyless, index=0)
     assert page.status_code == 200

@@ -8,9 +8,10 @@ import pytest
 from django.utils import timezone
 
 from agents import services
+from agents.actors import Actor
 from agents.models import ApiKey, McpSession
 from articles.models import ArticleStatus
-from tests.factories import AgentFactory, ArticleFactory, UserFactory
+from tests.factories import TEST_ACTOR, AgentFactory, ArticleFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -94,9 +95,9 @@ def test_an_id_that_cannot_name_an_agent_is_422(staff, agent_id):
 
 def test_keys_list_ids_and_dates_never_a_hash_or_secret(staff):
     AgentFactory(id="writer")
-    first, first_secret = services.agent_key_create(agent_id="writer", actor="alice")
-    second, second_secret = services.agent_key_rotate(agent_id="writer", grace_seconds=0, actor="alice")
-    services.agent_key_revoke(agent_id="writer", key_id=second.key_id, actor="alice")
+    first, first_secret = services.agent_key_create(agent_id="writer", actor=Actor(system="alice"))
+    second, second_secret = services.agent_key_rotate(agent_id="writer", grace_seconds=0, actor=Actor(system="alice"))
+    services.agent_key_revoke(agent_id="writer", key_id=second.key_id, actor=Actor(system="alice"))
     response = staff.get("/api/agents/writer/keys")
     assert response.status_code == 200
     keys = response.json()
@@ -129,7 +130,7 @@ def test_keys_list_ids_and_dates_never_a_hash_or_secret(staff):
 
 def test_agent_responses_never_carry_a_key(staff):
     AgentFactory(id="writer")
-    _, secret = services.agent_key_create(agent_id="writer")
+    _, secret = services.agent_key_create(agent_id="writer", actor=TEST_ACTOR)
     key_hash = ApiKey.objects.get().key_hash
     [listed] = staff.get("/api/agents").json()
     detail = staff.get("/api/agents/writer").json()

@@ -14,6 +14,7 @@ from audit.models import AuditLog
 from configuration.reload import config_reload
 from core import keys as key_module
 from tests.conftest import agent_entry, new_key, site_entry
+from tests.factories import TEST_ACTOR
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ def test_unknown_keys_fail_and_are_audited_without_the_key(writer_key, token):
 
 def test_a_wrong_secret_with_a_real_key_id_fails(loaded_config):
     loaded_config(agents=[agent_entry("writer")], sites=[site_entry("blog")])
-    _, token = agent_key_rotate(agent_id="writer", grace_seconds=0)
+    _, token = agent_key_rotate(agent_id="writer", grace_seconds=0, actor=TEST_ACTOR)
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     with pytest.raises(AuthFailed):
         agent_authenticate(token=forged)
@@ -78,7 +79,7 @@ def test_steady_state_verification_skips_bcrypt_but_still_sees_revocation(
     with django_assert_num_queries(0):  # keys and agent come from the cache, and nothing is written
         assert agent_authenticate_cached(token=writer_key).id == "writer"
     with django_capture_on_commit_callbacks(execute=True):  # the cache forgets the key when the revocation commits
-        agent_key_revoke(agent_id="writer")
+        agent_key_revoke(agent_id="writer", actor=TEST_ACTOR)
     assert agent_authenticate_cached(token=writer_key) is None
     with pytest.raises(AuthFailed) as raised:
         agent_authenticate(token=writer_key)
@@ -96,7 +97,7 @@ def test_a_process_that_did_not_sync_verifies_once_with_bcrypt(writer_key, bcryp
 
 
 def test_rotation_keeps_the_old_key_during_the_grace_then_stops_it(writer_key, monkeypatch):
-    _, new_token = agent_key_rotate(agent_id="writer", grace_seconds=3600)
+    _, new_token = agent_key_rotate(agent_id="writer", grace_seconds=3600, actor=TEST_ACTOR)
     assert agent_authenticate(token=writer_key).id == "writer"
     assert agent_authenticate(token=new_token).id == "writer"
     # The grace ends (the cached keys are not re-read: expiry is checked on every use).
@@ -110,7 +111,7 @@ def test_rotation_keeps_the_old_key_during_the_grace_then_stops_it(writer_key, m
 
 
 def test_rotation_with_no_grace_stops_the_old_key_at_once(writer_key):
-    _, new_token = agent_key_rotate(agent_id="writer", grace_seconds=0)
+    _, new_token = agent_key_rotate(agent_id="writer", grace_seconds=0, actor=TEST_ACTOR)
     with pytest.raises(AuthFailed):
         agent_authenticate(token=writer_key)
     assert agent_authenticate(token=new_token).id == "writer"
@@ -134,7 +135,7 @@ def test_a_key_removed_from_yaml_fails_on_its_next_use(writer_key, config_files,
 
 
 def test_a_key_revoked_by_a_person_stays_revoked_across_reloads(writer_key, config_files):
-    agent_key_revoke(agent_id="writer")
+    agent_key_revoke(agent_id="writer", actor=TEST_ACTOR)
     config_files.write(agents=[agent_entry("writer", key=writer_key)], sites=[site_entry("blog"), site_entry("other")])
     assert config_reload().ok
     with pytest.raises(AuthFailed):
@@ -171,7 +172,7 @@ def test_keys_given_as_hashes_and_in_api_keys_txt_work(loaded_config):
 
 def test_rotating_an_unknown_agent_names_it(writer_key):
     with pytest.raises(AgentNotFound, match="agent 'ghost' not found or inactive"):
-        agent_key_rotate(agent_id="ghost")
+        agent_key_rotate(agent_id="ghost", actor=TEST_ACTOR)
 
 
 def test_keys_are_stored_only_as_hashes(writer_key):

@@ -24,6 +24,7 @@ from core.keys import key_generate
 from mcp_bridge import asgi
 from mcp_bridge.asgi import VerificationBusy, VerificationSlots
 from tests.conftest import agent_entry, new_key, site_entry
+from tests.factories import TEST_ACTOR
 from tests.mcp_bridge.conftest import connect, make_world
 from tests.mcp_bridge.test_transports import INITIALIZE, MCP_HEADERS, raw
 
@@ -52,7 +53,8 @@ def bcrypt_calls(monkeypatch) -> list[str]:
 @pytest.mark.django_db
 def test_every_wrong_key_costs_one_bcrypt_check_whether_its_key_id_exists_or_not(loaded_config, bcrypt_calls):
     loaded_config(agents=[agent_entry("writer")], sites=[site_entry("blog")])
-    _, token = agent_key_rotate(agent_id="writer", grace_seconds=0)  # a generated key: its id is public
+    # A generated key: its id is public.
+    _, token = agent_key_rotate(agent_id="writer", grace_seconds=0, actor=TEST_ACTOR)
     real_id = token[len("wpk_") : len("wpk_") + 12]
     guesses = {
         "unknown key id": key_generate()[1],

@@ -19,7 +19,7 @@ from audit.services import audit_record, audit_retention_apply
 from configuration.reload import config_reload
 from core.redaction import redact
 from tests.conftest import agent_entry, site_entry
-from tests.factories import UserFactory
+from tests.factories import TEST_ACTOR, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,8 +49,8 @@ def test_no_secret_reaches_an_audit_row_or_a_log_line(loaded_config, config_file
     articles.article_approve(
         actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1, notes=CANARY_PASSWORD
     )
-    _, rotated = agent_key_rotate(agent_id="writer", grace_seconds=0)
-    agent_key_revoke(agent_id="writer")
+    _, rotated = agent_key_rotate(agent_id="writer", grace_seconds=0, actor=TEST_ACTOR)
+    agent_key_revoke(agent_id="writer", actor=TEST_ACTOR)
     config_files.write_text("sites.yml", f"sites:\n  - id: blog\n    app_password: {CANARY_PASSWORD}\n")
     assert not config_reload().ok
     logging.getLogger("wpublisher.test").error("leak attempt %s %s %s", CANARY_KEY, CANARY_PASSWORD, rotated)

@@ -122,7 +122,10 @@ async def test_an_sse_session_belongs_to_the_agent_that_opened_it(world):
 async def test_a_revoked_key_fails_on_its_next_request(world):
     async with connect(world, "revokee") as client:
         assert not (await client.call_tool("list_sites", {})).is_error
-        world.run("from agents.services import agent_key_revoke\nresult = agent_key_revoke(agent_id='revokee')")
+        world.run(
+            "from agents.actors import Actor\nfrom agents.services import agent_key_revoke\n"
+            "result = agent_key_revoke(agent_id='revokee', actor=Actor(system='tests'))"
+        )
         with pytest.raises(Exception):  # noqa: B017 - the client fails on the 401, whatever its type
             await client.call_tool("list_sites", {})
     response = await raw(world, "POST", "/mcp", key=world.keys["revokee"], json=INITIALIZE)
@@ -223,7 +226,10 @@ async def test_metrics_count_mcp_requests_and_tool_calls(world):
 async def test_a_key_revoked_during_a_stdio_session_fails_with_auth_failed(world):
     async with connect(world, "stdio-revokee", transport="stdio") as client:
         assert not (await client.call_tool("list_sites", {})).is_error
-        world.run("from agents.services import agent_key_revoke\nresult = agent_key_revoke(agent_id='stdio-revokee')")
+        world.run(
+            "from agents.actors import Actor\nfrom agents.services import agent_key_revoke\n"
+            "result = agent_key_revoke(agent_id='stdio-revokee', actor=Actor(system='tests'))"
+        )
         failed = await client.call_tool("list_sites", {})
     assert failed.is_error
     assert failed.content[0].text.endswith("AUTH_FAILED: invalid, expired or revoked API key")

@@ -18,7 +18,8 @@ import yaml
 from django.urls import reverse
 from mcp import Client
 
-from core.config.schema import ConfigInvalid, SiteConfig, config_parse
+from core.config.schema import config_parse
+from core.config.types import ConfigInvalid, SiteConfig
 from core.exceptions import URLRefused
 from core.urlguard import url_guard_check
 from sites.exceptions import WordPressError

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from core.config.schema import SiteConfig
+from core.config.types import SiteConfig
 from core.version import __version__
 from sites.exceptions import WordPressError
 from sites.wordpress import WordPressClient, time_budget

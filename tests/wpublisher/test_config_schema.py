@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from core.config.schema import (
+from core.config.schema import config_parse, config_read
+from core.config.types import (
     API_KEYS_FILE,
     KNOWN_SCOPES,
     SITES_FILE,
@@ -20,8 +21,6 @@ from core.config.schema import (
     KeySpec,
     PublishingSettings,
     SystemSettings,
-    config_parse,
-    config_read,
 )
 from core.keys import hash_spec_format, key_generate, key_hash, key_lookup_id
 from core.scopes import DEFAULT_SCOPES

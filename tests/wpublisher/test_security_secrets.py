@@ -31,7 +31,8 @@ from agents.services import agent_authenticate
 from configuration.editor import config_file_save
 from configuration.reload import config_reload
 from core.config.editor import config_file_check, config_file_read_masked
-from core.config.schema import ConfigInvalid, config_parse
+from core.config.schema import config_parse
+from core.config.types import ConfigInvalid
 from core.keys import hash_spec_format, key_hash
 from sites.models import Site
 from tests.conftest import agent_entry, new_key, site_entry

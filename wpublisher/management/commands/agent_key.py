@@ -5,6 +5,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from agents.actors import Actor
 from agents.selectors import agent_key_list
 from agents.services import agent_key_revoke, agent_key_rotate
 from configuration.reload import config_reload
@@ -38,13 +39,13 @@ class Command(BaseCommand):
             raise CommandError(error.message) from None
 
     def _rotate(self, agent_id: str, grace: int, **_) -> None:
-        key, token = agent_key_rotate(agent_id=agent_id, grace_seconds=grace, actor="manage.py agent_key")
+        key, token = agent_key_rotate(agent_id=agent_id, grace_seconds=grace, actor=Actor(system="manage.py agent_key"))
         self.stdout.write(f"new key {key.key_id} for agent {agent_id} (shown once):")
         self.stdout.write(token)
         self.stdout.write(f"the agent's other keys stop working in {grace} seconds")
 
     def _revoke(self, agent_id: str, key_id: str | None, **_) -> None:
-        revoked = agent_key_revoke(agent_id=agent_id, key_id=key_id, actor="manage.py agent_key")
+        revoked = agent_key_revoke(agent_id=agent_id, key_id=key_id, actor=Actor(system="manage.py agent_key"))
         if not revoked:
             raise CommandError(f"agent {agent_id} has no usable key" + (f" with id {key_id}" if key_id else ""))
         self.stdout.write(f"revoked {', '.join(revoked)}")

@@ -5,7 +5,8 @@ import os
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from core.config.schema import ConfigInvalid, config_read
+from core.config.schema import config_read
+from core.config.types import ConfigInvalid
 
 
 class Command(BaseCommand):
