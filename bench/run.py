@@ -113,7 +113,12 @@ class Bench:
             yaml.safe_dump({"agents": agents, "global_settings": {"max_concurrent_agents": 100}})
         )
         (config / "sites.yml").write_text(yaml.safe_dump({"sites": sites, "publishing": {"timeout": 30}}))
-        (config / "system.yml").write_text(yaml.safe_dump({"rate_limits": {"tool_calls_per_minute": 10000}}))
+        # The benchmark measures calls, not the limits: every agent submits far more than a day's quota.
+        system = {
+            "rate_limits": {"tool_calls_per_minute": 10000},
+            "quotas": {"submissions_per_day": 1_000_000, "storage_mb_per_day": 1_000_000},
+        }
+        (config / "system.yml").write_text(yaml.safe_dump(system))
 
     def django(self) -> None:
         import django
