@@ -32,7 +32,7 @@ from core.cache import (
     invalidate,
 )
 from core.config.editor import config_agent_key_hash
-from core.config.state import config_current_or_none
+from core.config.state import global_settings
 from core.config.types import AgentConfig
 from core.exceptions import ValidationFailed
 from core.keys import (
@@ -217,7 +217,7 @@ def _agent_mark_seen(*, key: ApiKey, agent: Agent, now, ip_address: str | None, 
     if not ApiKey.objects.filter(stale, pk=key.pk).update(last_used_at=now):
         return  # another process marked it meanwhile
     last_seen = Agent.objects.filter(pk=agent.pk).values_list("last_seen", flat=True).first()
-    returning = last_seen is None or last_seen < now - timedelta(seconds=_session_timeout())
+    returning = last_seen is None or last_seen < now - timedelta(seconds=global_settings().session_timeout)
     Agent.objects.filter(pk=agent.pk).update(last_seen=now)
     invalidate(agent_stats_key(agent.pk))
     if returning:
@@ -230,11 +230,6 @@ def _agent_mark_seen(*, key: ApiKey, agent: Agent, now, ip_address: str | None, 
             ip_address=ip_address,
             user_agent=user_agent,
         )
-
-
-def _session_timeout() -> int:
-    config = config_current_or_none()
-    return config.global_settings.session_timeout if config else 1800
 
 
 def _active_agent(agent_id: str) -> Agent:

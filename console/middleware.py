@@ -9,17 +9,15 @@ from collections.abc import Callable
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
 
-from core.config.state import config_current_or_none
+from core.config.state import global_settings
 
 # When the session's last request came (Unix time), kept in the session.
 LAST_SEEN_KEY = "_wpub_last_seen"
 
 
 def session_timeout_live() -> int:
-    """global_settings.session_timeout of the running config (1800 before one is loaded)."""
-
-    config = config_current_or_none()
-    return config.global_settings.session_timeout if config else 1800
+    """global_settings.session_timeout of the running config (its default before one is loaded)."""
+    return global_settings().session_timeout
 
 
 class SessionIdleTimeoutMiddleware:

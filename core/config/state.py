@@ -18,7 +18,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.config.schema import config_read
-from core.config.types import AGENTS_FILE, API_KEYS_FILE, SITES_FILE, SYSTEM_FILE, Config, ConfigInvalid, SystemSettings
+from core.config.types import (
+    AGENTS_FILE,
+    API_KEYS_FILE,
+    SITES_FILE,
+    SYSTEM_FILE,
+    Config,
+    ConfigInvalid,
+    GlobalSettings,
+    SystemSettings,
+)
 from core.files import files_private
 from core.redaction import secrets_register
 
@@ -48,10 +57,6 @@ def config_state_reset() -> None:
     _state = ConfigState()
 
 
-def config_current_or_none() -> Config | None:
-    return _state.config
-
-
 def config_current() -> Config:
     """The running config, loaded (without syncing) on first use. Raises ConfigInvalid when no valid
     config has ever been loaded in this process."""
@@ -65,6 +70,12 @@ def config_current() -> Config:
     if _state.config is None:
         raise ConfigInvalid(_state.last_error or ["no configuration loaded"])
     return _state.config
+
+
+def global_settings() -> GlobalSettings:
+    """agents.yml's global_settings as running now, or the defaults while no valid config has been loaded."""
+    config = _state.config
+    return config.global_settings if config else GlobalSettings()
 
 
 def system_limits() -> SystemSettings:
