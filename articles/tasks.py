@@ -85,7 +85,7 @@ def reconcile_post(article_id: int) -> int:
 @shared_task(name="articles.recover_stuck_publishes")
 def recover_stuck_publishes() -> int:
     """Queue again the publishes whose worker died or whose message was lost (see the service)."""
-    return len(article_publish_recover(enqueue=lambda article_id: publish_article.delay(article_id)))
+    return len(article_publish_recover())
 
 
 @shared_task(name="articles.expire_idempotency_keys")

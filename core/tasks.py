@@ -12,13 +12,8 @@ from django.db import transaction
 
 
 def task_enqueue(name: str, *args: Any) -> None:
-    """Queue the registered task `name` with `args` now."""
-    try:
-        task = current_app.tasks[name]
-    except KeyError:  # a process that never loaded the app's tasks: the worker knows them by name
-        current_app.send_task(name, args=args)
-    else:
-        task.delay(*args)
+    """Queue the registered task `name` with `args` now (a KeyError names a task no AppConfig.ready loaded)."""
+    current_app.tasks[name].delay(*args)
 
 
 def task_enqueue_on_commit(name: str, *args: Any) -> None:

@@ -10,10 +10,12 @@ console, the JSON API, admin actions and the publishing tasks. One module per pa
 
 from articles.services.publishing import (
     PUBLISH_CLAIM_MARGIN,
+    PUBLISH_TASK,
     PUBLISH_TASK_LOST_AFTER,
     article_post_reconcile,
     article_publish,
     article_publish_defer,
+    article_publish_enqueue,
     article_publish_fail,
     article_publish_post_record,
     article_publish_recover,
@@ -26,7 +28,7 @@ from articles.services.publishing import (
 )
 from articles.services.review import article_approve, article_reject, article_retry_publish
 from articles.services.submission import article_revise, article_submit
-from articles.services.transitions import CLAIM_RELEASED, PUBLISH_TASK, Move
+from articles.services.transitions import CLAIM_RELEASED, Move
 from articles.services.validation import CATEGORY_MAX, NOTE_MAX, REASON_MAX, TITLE_MAX
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "article_post_reconcile",
     "article_publish",
     "article_publish_defer",
+    "article_publish_enqueue",
     "article_publish_fail",
     "article_publish_post_record",
     "article_publish_recover",

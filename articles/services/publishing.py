@@ -4,9 +4,7 @@ one is created), success, retries, failure, reconciliation and recovery of lost 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -23,10 +21,13 @@ from audit.services import audit_record
 from core.config.state import config_current
 from core.config.types import PublishingSettings, SiteConfig
 from core.processes import process_is_dead, process_label
+from core.tasks import task_enqueue, task_enqueue_on_commit
 from sites.models import Site
 from sites.wordpress import WordPressClient, time_budget, wordpress_client
 
 PUBLISH_CLAIM_MARGIN = timedelta(seconds=10)
+# The Celery task that publishes an article (articles.tasks.publish_article), queued by name (core.tasks).
+PUBLISH_TASK = "articles.publish_article"
 
 
 # Claims are taken one at a time so the concurrency limit holds across workers; any constant will do.
@@ -317,7 +318,12 @@ def article_post_reconcile(*, article_id: int) -> list[int]:
 PUBLISH_TASK_LOST_AFTER = timedelta(seconds=30)
 
 
-def article_publish_recover(*, enqueue: Callable[[int], Any]) -> list[int]:
+def article_publish_enqueue(*, article_id: int) -> None:
+    """Queue the article's publish task once the current transaction commits."""
+    task_enqueue_on_commit(PUBLISH_TASK, article_id)
+
+
+def article_publish_recover() -> list[int]:
     """Queue again every publishing article whose worker died mid-publish (a claim older than the claim
     limit, or held by a dead process of this host) or whose task has not started well after it was due.
     The claim and the post lookup make a surplus task harmless: no post is ever published twice."""
@@ -353,6 +359,6 @@ def article_publish_recover(*, enqueue: Callable[[int], Any]) -> list[int]:
             article_id=article_id,
             site_id=site_id,
         )
-        enqueue(article_id)
+        task_enqueue(PUBLISH_TASK, article_id)
         recovered.append(article_id)
     return recovered

@@ -14,9 +14,9 @@ from agents.models import Agent
 from articles.exceptions import ArticleChanged
 from articles.models import Article
 from articles.permissions import article_for_retry, article_for_review, revision_approve_check
-from articles.services.transitions import CLAIM_RELEASED, PUBLISH_TASK, article_transition
+from articles.services.publishing import article_publish_enqueue
+from articles.services.transitions import CLAIM_RELEASED, article_transition
 from articles.services.validation import REASON_MAX, text_clean
-from core.tasks import task_enqueue_on_commit
 from sites.exceptions import SiteNotFound
 
 
@@ -29,10 +29,6 @@ def _revision_guard(article: Article, expected_revision: int | None) -> Q | None
             "review the current revision"
         )
     return Q(revision_number=expected_revision)
-
-
-def _enqueue_publish(article_id: int) -> None:
-    task_enqueue_on_commit(PUBLISH_TASK, article_id)
 
 
 def article_approve(*, actor: Actor, article_id: int, expected_revision: int, notes: Any = None) -> Article:
@@ -67,7 +63,7 @@ def article_approve(*, actor: Actor, article_id: int, expected_revision: int, no
         Agent.objects.filter(pk=article.submitting_agent_id).update(
             total_articles_approved=F("total_articles_approved") + 1
         )
-        _enqueue_publish(article.pk)
+        article_publish_enqueue(article_id=article.pk)
     article.refresh_from_db()
     return article
 
@@ -113,6 +109,6 @@ def article_retry_publish(*, actor: Actor, article_id: int) -> Article:
             username=actor.username,
             metadata={"previous_error": article.publish_error_message},
         )
-        _enqueue_publish(article.pk)
+        article_publish_enqueue(article_id=article.pk)
     article.refresh_from_db()
     return article

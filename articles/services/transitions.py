@@ -19,8 +19,6 @@ from audit.services import audit_record
 from core.cache import agent_stats_key, invalidate, site_health_key
 
 CLAIM_RELEASED = {"publish_claimed_at": None, "publish_claimed_by": ""}
-# The Celery task that publishes an article (articles.tasks.publish_article), queued by name.
-PUBLISH_TASK = "articles.publish_article"
 
 
 @dataclass(frozen=True)

@@ -250,7 +250,14 @@ def test_the_concurrency_limit_defers_a_publish_without_spending_a_retry(setup, 
     assert (second.status, second.publish_attempts) == (S.PUBLISHING, 0)
 
 
-def test_recovery_requeues_stale_claims_and_lost_tasks_only(setup, fake_wp):
+def _recorded_enqueues(monkeypatch) -> list[int]:
+    """The publish tasks recovery queues, recorded instead of sent."""
+    queued: list[int] = []
+    monkeypatch.setattr("articles.services.publishing.task_enqueue", lambda name, article_id: queued.append(article_id))
+    return queued
+
+
+def test_recovery_requeues_stale_claims_and_lost_tasks_only(setup, fake_wp, monkeypatch):
     writer = setup()
     articles = [services.article_submit(agent=writer, title=t, content_markdown="x") for t in "ABCDE"]
     for article in articles:
@@ -265,12 +272,12 @@ def test_recovery_requeues_stale_claims_and_lost_tasks_only(setup, fake_wp):
     Article.objects.filter(pk=retrying.pk).update(
         publish_due_at=now + timedelta(seconds=100), updated_at=now - timedelta(hours=1)
     )
-    queued: list[int] = []
-    assert services.article_publish_recover(enqueue=queued.append) == [dead.pk, lost.pk] == queued
+    queued = _recorded_enqueues(monkeypatch)
+    assert services.article_publish_recover() == [dead.pk, lost.pk] == queued
     assert AuditLog.objects.filter(event_type="publish_recovered").count() == 2
     assert waiting.pk not in queued
     # The re-queued task gets its own time before another is queued.
-    assert services.article_publish_recover(enqueue=queued.append) == [dead.pk]
+    assert services.article_publish_recover() == [dead.pk]
 
 
 def test_a_lost_publish_task_is_queued_again_within_a_minute(setup, fake_wp, queued, monkeypatch):
@@ -280,16 +287,17 @@ def test_a_lost_publish_task_is_queued_again_within_a_minute(setup, fake_wp, que
     approved_at = timezone.now()
     services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
     looks = [approved_at + timedelta(seconds=s) for s in range(15, 61, 15)]
+    _recorded_enqueues(monkeypatch)
     found_at = None
     for moment in looks:
         monkeypatch.setattr(timezone, "now", lambda moment=moment: moment)
-        if services.article_publish_recover(enqueue=lambda article_id: None):
+        if services.article_publish_recover():
             found_at = moment
             break
     assert found_at is not None and found_at - approved_at <= timedelta(seconds=60)
 
 
-def test_a_claim_of_a_dead_worker_on_this_host_is_taken_over_at_once(setup, fake_wp):
+def test_a_claim_of_a_dead_worker_on_this_host_is_taken_over_at_once(setup, fake_wp, monkeypatch):
     import socket
     import subprocess
 
@@ -301,8 +309,8 @@ def test_a_claim_of_a_dead_worker_on_this_host_is_taken_over_at_once(setup, fake
     Article.objects.filter(pk=article.pk).update(
         publish_claimed_at=timezone.now(), publish_claimed_by=f"{socket.gethostname()}:{dead.pid}"
     )
-    queued: list[int] = []
-    assert services.article_publish_recover(enqueue=queued.append) == [article.pk]
+    queued = _recorded_enqueues(monkeypatch)
+    assert services.article_publish_recover() == [article.pk] == queued
     assert tasks.publish_article.apply(args=(article.pk,)).get() == S.PUBLISHED
     # A live claimant (this process) is left alone.
     other = services.article_submit(agent=writer, title="U", content_markdown="x")
