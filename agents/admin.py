@@ -17,6 +17,7 @@ from agents.actors import Actor
 from agents.models import Agent, ApiKey, McpSession
 from agents.services import agent_key_revoke, agent_key_rotate
 from core.admin_helpers import (
+    ADMIN_BREADCRUMBS,
     ReadOnlyMixin,
     ViewOnlyMixin,
     action_confirmation,
@@ -34,16 +35,13 @@ CONFIG_NOTE = (
     "Change the file instead; the running server picks the change up at once."
 )
 
-_NEW_KEY_TEMPLATE = """{% extends "admin/base_site.html" %}
+_NEW_KEY_TEMPLATE = (
+    """{% extends "admin/base_site.html" %}
 {% load admin_urls %}
 {% block bodyclass %}{{ block.super }} app-{{ opts.app_label }} model-{{ opts.model_name }}{% endblock %}
-{% block breadcrumbs %}<div class="breadcrumbs">
-<a href="{% url 'admin:index' %}">Home</a>
-&rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">{{ opts.app_config.verbose_name }}</a>
-&rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">{{ opts.verbose_name_plural|capfirst }}</a>
-&rsaquo; {{ title }}
-</div>{% endblock %}
-{% block content %}
+"""
+    + ADMIN_BREADCRUMBS
+    + """{% block content %}
 <ul class="messagelist"><li class="success">New API key {{ key_id }} for agent {{ agent_id }}:
 <code class="new-api-key">{{ token }}</code></li>
 <li class="warning">Copy it now: it is shown only this once (only its hash is stored). Give it to the agent
@@ -51,6 +49,7 @@ as its <code>Authorization: Bearer</code> key. Its previous keys keep working fo
 <p><a href="{{ cancel_url }}" class="button">Back to the agents</a></p>
 {% endblock %}
 """
+)
 
 
 class ApiKeyInline(ReadOnlyMixin, admin.TabularInline):

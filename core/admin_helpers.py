@@ -17,17 +17,23 @@ from django.template.response import TemplateResponse
 
 from core.exceptions import DomainError
 
-_CONFIRMATION_TEMPLATE = """{% extends "admin/base_site.html" %}
-{% load admin_urls l10n %}
-{% block bodyclass %}{{ block.super }} app-{{ opts.app_label }} model-{{ opts.model_name }} \
-delete-confirmation{% endblock %}
-{% block breadcrumbs %}<div class="breadcrumbs">
+# The breadcrumbs of an admin page about a model's objects: Home > app > model > `title`.
+ADMIN_BREADCRUMBS = """{% block breadcrumbs %}<div class="breadcrumbs">
 <a href="{% url 'admin:index' %}">Home</a>
 &rsaquo; <a href="{% url 'admin:app_list' app_label=opts.app_label %}">{{ opts.app_config.verbose_name }}</a>
 &rsaquo; <a href="{% url opts|admin_urlname:'changelist' %}">{{ opts.verbose_name_plural|capfirst }}</a>
 &rsaquo; {{ title }}
 </div>{% endblock %}
-{% block content %}
+"""
+
+_CONFIRMATION_TEMPLATE = (
+    """{% extends "admin/base_site.html" %}
+{% load admin_urls l10n %}
+{% block bodyclass %}{{ block.super }} app-{{ opts.app_label }} model-{{ opts.model_name }} \
+delete-confirmation{% endblock %}
+"""
+    + ADMIN_BREADCRUMBS
+    + """{% block content %}
 <p>{{ question }}</p>
 <ul>{% for item in items %}<li>{{ item }}</li>{% endfor %}</ul>
 <form method="post">{% csrf_token %}
@@ -48,6 +54,7 @@ delete-confirmation{% endblock %}
 </form>
 {% endblock %}
 """
+)
 
 
 @cache
