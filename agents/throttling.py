@@ -163,12 +163,15 @@ def client_ip_auth_attempt_begin(*, ip_address: str, token: str, generation: str
     if seen == generation:
         return AuthAttempt(ip_address, AttemptOutcome.FAILED, generation, token_key)
     first = seen is None and counters.add(token_key, _PENDING, timeout=limits.auth_failure_window)
-    if _count(_attempts_key(ip_address), limits.auth_failure_window) <= limits.auth_failure_limit:
+    within_limit = _count(_attempts_key(ip_address), limits.auth_failure_window) <= limits.auth_failure_limit
+    # The failure that blocks the address clears its counters after setting the block: an attempt counted
+    # after that clearing (its request checked the block just before it was set) finds the block here.
+    blocked_for, _ = client_ip_check(ip_address=ip_address)
+    if within_limit and not blocked_for:
         return AuthAttempt(ip_address, AttemptOutcome.VERIFY, generation, token_key, counted=True, first=first)
     _uncount(_attempts_key(ip_address))
     if first:
         counters.delete(token_key)
-    blocked_for, _ = client_ip_check(ip_address=ip_address)
     refusal = (
         client_ip_blocked_error(ip_address=ip_address, blocked_for=blocked_for)
         if blocked_for

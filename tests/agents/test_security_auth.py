@@ -17,7 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from agents import services
 from agents.exceptions import AuthFailed
 from agents.services import agent_authenticate, agent_key_rotate
-from agents.throttling import AttemptOutcome, client_ip_auth_attempt_begin
+from agents.throttling import AttemptOutcome, client_ip_auth_attempt_begin, client_ip_auth_failure_record
 from audit.models import AuditLog
 from configuration.reload import config_reload
 from core.keys import key_generate
@@ -91,6 +91,25 @@ def test_attempts_are_counted_before_verifying_so_at_most_the_limit_are_verified
     assert "more than 10 authentication attempts from 203.0.113.40" in refused[0].refusal.message
     other = client_ip_auth_attempt_begin(ip_address="203.0.113.41", token=key_generate()[1], generation="g")
     assert other.outcome is AttemptOutcome.VERIFY  # another address has its own count
+
+
+@pytest.mark.django_db
+def test_an_attempt_counted_after_the_blocking_failure_cleared_the_counters_is_refused(loaded_config):
+    # CI on Redis once let an 11th guess through: its request had checked the block just before the 10th
+    # failure set it and cleared the address's counters, and its count then started again at 1.
+    loaded_config(agents=[agent_entry("a")], sites=[site_entry("s")], system={"security": {"auth_failure_limit": 10}})
+    address = "203.0.113.42"
+
+    def begin():
+        return client_ip_auth_attempt_begin(ip_address=address, token=key_generate()[1], generation="g")
+
+    guesses = [begin() for _ in range(10)]
+    assert {a.outcome for a in guesses} == {AttemptOutcome.VERIFY}
+    blocked = [client_ip_auth_failure_record(ip_address=address, attempt=a) for a in guesses]
+    assert blocked == [False] * 9 + [True]
+    late = begin()  # as from a request that passed client_ip_check before the block
+    assert late.outcome is AttemptOutcome.REFUSED
+    assert f"too many failed authentications from {address}; blocked until " in late.refusal.message
 
 
 @pytest.mark.django_db
