@@ -171,9 +171,8 @@ class AgentAdmin(ViewOnlyMixin, admin.ModelAdmin):
                 self.message_user(request, f"Agent {agent.pk}: {domain_error_text(error)}", messages.ERROR)
                 continue
             if revoked:
-                self.message_user(
-                    request, f"Agent {agent.pk}: revoked {len(revoked)} key(s): {', '.join(revoked)}", messages.SUCCESS
-                )
+                keys = f"{len(revoked)} key{'s' if len(revoked) != 1 else ''}"
+                self.message_user(request, f"Agent {agent.pk}: revoked {keys}: {', '.join(revoked)}", messages.SUCCESS)
             else:
                 self.message_user(request, f"Agent {agent.pk}: no active key to revoke", messages.WARNING)
         return None

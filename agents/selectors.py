@@ -1,10 +1,16 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime, timedelta
+
+from django.db.models import Max, QuerySet
+from django.utils import timezone
 
 from agents.exceptions import AgentNotFound
 from agents.models import Agent, AgentWeeklyReport, ApiKey, McpSession
 from core.cache import AuthMemo, agent_config_key, auth_generation, cached, cached_many
+from core.config.state import global_settings
+from core.keys import GENERATED_PREFIX, KEY_ID_LENGTH
+from core.processes import process_is_dead
 
 # Active agents by id, shared by the requests of this process (read-only: never change one).
 _agents_memo = AuthMemo()
@@ -54,9 +60,47 @@ def agent_latest_weekly_reports() -> dict[str, AgentWeeklyReport]:
     return latest
 
 
+def mcp_sessions_live(*, agent_id: str | None = None) -> list[tuple[str, str]]:
+    """(session id, agent id) of the MCP sessions really open now: not closed, with a request within the live
+    global_settings.session_timeout (a client that went away without ending its session stops counting when
+    its session is due to expire, whether or not the sweep has closed it yet), and not held by a process of
+    this host that died (its state died with it)."""
+    cutoff = timezone.now() - timedelta(seconds=global_settings().session_timeout)
+    sessions = McpSession.objects.filter(closed_at__isnull=True, last_activity_at__gte=cutoff)
+    if agent_id is not None:
+        sessions = sessions.filter(agent_id=agent_id)
+    rows = sessions.order_by().values_list("pk", "agent_id", "process")
+    return [(pk, agent) for pk, agent, process in rows if not (process and process_is_dead(process))]
+
+
 def connected_agent_ids() -> set[str]:
-    """Agents with an open MCP session."""
-    return set(McpSession.objects.filter(closed_at__isnull=True).values_list("agent_id", flat=True).distinct())
+    """Agents with a live MCP session (`mcp_sessions_live`): what the console, the API, the tools and the
+    wpublisher_agents_connected gauge call connected."""
+    return {agent for _, agent in mcp_sessions_live()}
+
+
+def agent_last_requests() -> dict[str, datetime]:
+    """When each agent last made a request, by agent id: the later of its last authentication
+    (Agent.last_seen, written at most once a minute) and its sessions' last activity (stdio included)."""
+    latest: dict[str, datetime] = {}
+    activity = McpSession.objects.order_by().values("agent_id").annotate(last=Max("last_activity_at"))
+    rows = [
+        *Agent.objects.exclude(last_seen=None).values_list("pk", "last_seen"),
+        *activity.values_list("agent_id", "last"),
+    ]
+    for agent_id, last in rows:
+        if last is not None and (agent_id not in latest or latest[agent_id] < last):
+            latest[agent_id] = last
+    return latest
+
+
+def key_public_prefix(*, key_id: str) -> str | None:
+    """What a generated key (`wpk_<id>_<secret>`) starts with, for its holder to match: `wpk_<id>_…`. None
+    for a key written in the config files, whose shown id is not part of the key."""
+    rest = key_id.removeprefix(GENERATED_PREFIX)
+    if rest == key_id or len(rest) != KEY_ID_LENGTH:
+        return None
+    return f"{key_id}_…"
 
 
 def agent_id_list() -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -72,6 +73,7 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
         "revision_number",
         "created_at",
         "updated_at",
+        "permalink",
     )
     list_display_links = ("id", "title")
     list_filter = ("status", "target_site", "submitting_agent")
@@ -107,7 +109,7 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
             {
                 "fields": (
                     "wordpress_post_id",
-                    "wordpress_permalink",
+                    "permalink",
                     "published_at",
                     "publish_attempts",
                     "publish_error_message",
@@ -121,8 +123,9 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
             {"classes": ("collapse",), "fields": ("content_hash", "approved_content_hash", "agent_metadata")},
         ),
     )
-    # View-only (ViewOnlyMixin) shows every field above read-only; the preview is a method, named here.
-    readonly_fields = ("preview",)
+    # View-only (ViewOnlyMixin) shows every field above read-only; the preview and the permalink are
+    # methods, named here.
+    readonly_fields = ("preview", "permalink")
     inlines = (ArticleRevisionInline,)
     actions = ("approve_selected", "reject_selected", "retry_publishing")
 
@@ -131,8 +134,14 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
         # content_html was sanitized by nh3 when it was written; it is cleaned again here (cheap, and
         # idempotent) so that no row, however it got into the database, can bring markup of its own. It is
         # the only field marked safe, inside an element where htmx processes nothing.
+        # Its container resets the admin's styles inside it and gives the post its own look (admin.css,
+        # `.wpub-preview`), so the preview reads as the published post will, not as an admin form.
         clean = mark_safe(html_sanitize(article.content_html))  # noqa: S308 - sanitized by nh3 just now
-        return format_html('<div class="article-preview" hx-disable>{}</div>', clean)
+        return format_html('<div class="wpub-preview preview" hx-disable>{}</div>', clean)
+
+    @admin.display(description="Permalink", ordering="wordpress_permalink")
+    def permalink(self, article: Article) -> str:
+        return permalink_link(article.wordpress_permalink)
 
     def _each(
         self, request: HttpRequest, queryset: QuerySet[Article], call: Callable[[Article], Any], done: str
@@ -221,6 +230,25 @@ class ArticleAdmin(ViewOnlyMixin, admin.ModelAdmin):
             lambda article: article_retry_publish(article_id=article.pk, actor=Actor(user=request.user)),
             "queued for publishing again.",
         )
+
+
+def permalink_link(url: str) -> str:
+    """A published post's address as a link that opens it in a new tab without giving it this page (no
+    opener, no referrer); an address that is not http(s) stays plain text, and none is a dash."""
+    if not url:
+        return "-"
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:  # "http://[nowhere": not an address one can open
+        scheme = ""
+    if scheme not in ("http", "https"):
+        return format_html("{}", url)
+    return format_html(
+        '<a href="{}" rel="noopener noreferrer" target="_blank">{}<span class="visually-hidden"> (opens in a new '
+        "tab)</span></a>",
+        url,
+        url,
+    )
 
 
 def _shown_revision(request: HttpRequest, article: Article) -> int:

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import functools
-from datetime import timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
@@ -13,8 +15,11 @@ from agents.selectors import agent_get, connected_agent_ids
 from articles.exceptions import ArticleNotFound
 from articles.models import Article, ArticleRevision, ArticleStatus
 from articles.permissions import article_is_visible, article_visible_to
-from audit.models import AuditLog
+from articles.services.publishing import publish_claim_lost, publish_task_overdue
+from audit.models import AuditLog, EventType
 from core.cache import agent_stats_key, cached
+from core.config.state import config_current
+from core.config.types import ConfigInvalid, PublishingSettings
 from core.exceptions import ValidationFailed
 from sites.models import Site
 
@@ -133,34 +138,60 @@ def article_revision_list(*, article: Article) -> QuerySet[ArticleRevision]:
 QUEUE_PAGE_SIZE = 50
 
 
-def article_queue_page(
-    *,
-    status: str | None = None,
-    agent_id: str | None = None,
-    site_id: str | None = None,
-    text: str | None = None,
-    before_id: int | None = None,
-    page_size: int = QUEUE_PAGE_SIZE,
-) -> tuple[list[Article], int | None]:
-    """A page of the review queue, newest first, and the id to continue before (None on the last page).
+def article_queue_oldest_first(*, status: str | None) -> bool:
+    """The order the review queue shows `status` in: pending review oldest first (what has waited longest
+    is reviewed first); every other status, and all of them together, newest first."""
+    return status == ArticleStatus.PENDING_REVIEW
 
-    Keyset paging (`id < before_id`) costs the same on page 1 and page 2,000, and never counts rows:
-    the queue stays fast at 100k articles."""
-    articles = Article.objects.select_related("submitting_agent", "target_site").defer(
-        "content_markdown", "content_html", "agent_metadata"
-    )
-    if status:
-        articles = articles.filter(status=status)
+
+def _queue_articles(*, agent_id: str | None, site_id: str | None, text: str | None) -> QuerySet[Article]:
+    """The articles the queue's agent, site and title filters leave (any status)."""
+    articles = Article.objects.all()
     if agent_id:
         articles = articles.filter(submitting_agent_id=agent_id)
     if site_id:
         articles = articles.filter(target_site_id=site_id)
     if text:
         articles = articles.filter(title__icontains=text)
-    if before_id:
-        articles = articles.filter(id__lt=before_id)
-    rows = list(articles.order_by("-id")[: page_size + 1])
+    return articles
+
+
+def article_queue_page(
+    *,
+    status: str | None = None,
+    agent_id: str | None = None,
+    site_id: str | None = None,
+    text: str | None = None,
+    cursor_id: int | None = None,
+    page_size: int = QUEUE_PAGE_SIZE,
+) -> tuple[list[Article], int | None]:
+    """A page of the review queue in the order of `article_queue_oldest_first`, and the id the next page
+    continues after (None on the last page).
+
+    Keyset paging (`id > cursor_id` oldest first, `id < cursor_id` newest first) costs the same on page 1
+    and page 2,000, and never counts rows: the queue stays fast at 100k articles."""
+    oldest_first = article_queue_oldest_first(status=status)
+    articles = (
+        _queue_articles(agent_id=agent_id, site_id=site_id, text=text)
+        .select_related("submitting_agent", "target_site")
+        .defer("content_markdown", "content_html", "agent_metadata")
+    )
+    if status:
+        articles = articles.filter(status=status)
+    if cursor_id:
+        articles = articles.filter(id__gt=cursor_id) if oldest_first else articles.filter(id__lt=cursor_id)
+    rows = list(articles.order_by("id" if oldest_first else "-id")[: page_size + 1])
     return rows[:page_size], (rows[page_size - 1].id if len(rows) > page_size else None)
+
+
+def article_queue_counts(
+    *, agent_id: str | None = None, site_id: str | None = None, text: str | None = None
+) -> dict[str, int]:
+    """Articles by status (every status, 0 included) under the queue's agent, site and title filters, in
+    one query: the counts on its status tabs."""
+    rows = _queue_articles(agent_id=agent_id, site_id=site_id, text=text).order_by().values_list("status")
+    counts = dict(rows.annotate(n=Count("id")).values_list("status", "n"))
+    return {status: counts.get(status, 0) for status in ArticleStatus.values}
 
 
 def article_status_counts() -> dict[str, int]:
@@ -263,3 +294,76 @@ def article_publish_failed_list(*, limit: int) -> list[Article]:
         .defer("content_markdown", "content_html")
         .order_by("-updated_at")[:limit]
     )
+
+
+@dataclass(frozen=True)
+class PublishProgress:
+    """Where the publish of a publishing article stands, as the console tells it.
+
+    `state`: "publishing" (a worker holds it now), "retrying" (an attempt failed; the next waits for
+    `due_at`), "queued" (no attempt yet in this run; it starts at `due_at`, or as soon as a worker is
+    free) or "lost" (its task or its worker was lost: recovery queues it again)."""
+
+    state: str
+    attempt: int  # attempts started in this run: since the approval, or since the last retry of a failed publish
+    attempts_max: int  # attempts a run makes before it gives up (the worker's publishing.retry_attempts + 1)
+    due_at: datetime | None
+    due_in_seconds: int | None  # from when this was read; None without a due time
+    claimed_at: datetime | None
+    error: str  # the last attempt's error ("" when none)
+
+    @property
+    def attempt_text(self) -> str:
+        """ "attempt 2 of 4"; without the limit once a task queued again by recovery has gone past it."""
+        if self.attempt <= self.attempts_max:
+            return f"attempt {self.attempt} of {self.attempts_max}"
+        return f"attempt {self.attempt}"
+
+
+def article_publish_progress(*, articles: Sequence[Article]) -> dict[int, PublishProgress]:
+    """The publish progress of the publishing articles among `articles`, by id, in two queries whatever
+    their number. Whether a task is lost is decided by the recovery's own rules (articles.services.publishing)."""
+    publishing = [article for article in articles if article.status == ArticleStatus.PUBLISHING]
+    if not publishing:
+        return {}
+    try:
+        settings = config_current().publishing
+    except ConfigInvalid:
+        settings = PublishingSettings()  # no config runs (nor does any worker): the defaults still read right
+    now = timezone.now()
+    ids = [article.pk for article in publishing]
+    overdue = set(Article.objects.filter(pk__in=ids).filter(publish_task_overdue(now=now)).values_list("pk", flat=True))
+    # A retry of a failed publish starts a new run: its attempts count from the attempt that failed.
+    before_run: dict[int, int] = {}
+    failures = AuditLog.objects.filter(article_id__in=ids, event_type=EventType.PUBLISH_FAILED).order_by("id")
+    for article_id, metadata in failures.values_list("article_id", "metadata"):
+        attempt = (metadata or {}).get("attempt")
+        if article_id is not None and isinstance(attempt, int):
+            before_run[article_id] = attempt
+    progress = {}
+    for article in publishing:
+        claimed_at = article.publish_claimed_at
+        if claimed_at is not None:
+            lost = publish_claim_lost(
+                claimed_at=claimed_at, claimed_by=article.publish_claimed_by, now=now, publishing=settings
+            )
+        else:
+            lost = article.pk in overdue
+        attempt = max(0, article.publish_attempts - before_run.get(article.pk, 0))
+        if lost:
+            state = "lost"
+        elif claimed_at is not None:
+            state = "publishing"
+        else:
+            state = "retrying" if attempt else "queued"
+        due_at = article.publish_due_at
+        progress[article.pk] = PublishProgress(
+            state=state,
+            attempt=attempt,
+            attempts_max=settings.retry_attempts + 1,
+            due_at=due_at,
+            due_in_seconds=max(0, round((due_at - now).total_seconds())) if due_at else None,
+            claimed_at=claimed_at,
+            error=article.publish_error_message if attempt else "",
+        )
+    return progress

@@ -88,7 +88,7 @@ EVENT_TYPES: dict[EventType, EventTypeSpec] = {
     ),
     EventType.PUBLISH_RECOVERED: EventTypeSpec(Category.PUBLISHING),
     EventType.PUBLISH_DUPLICATE_TRASHED: EventTypeSpec(Category.PUBLISHING),
-    EventType.SITE_HEALTH_CHANGED: EventTypeSpec(Category.SITE, toast="Site {site_id} is {status}"),
+    EventType.SITE_HEALTH_CHANGED: EventTypeSpec(Category.SITE, toast="Site {site_id} is {health}"),
     EventType.CONFIG_RELOADED: EventTypeSpec(Category.SYSTEM),
     EventType.CONFIG_ERROR: EventTypeSpec(Category.SYSTEM),
     EventType.AUDIT_RETENTION_APPLIED: EventTypeSpec(Category.SYSTEM),

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from audit.models import AuditLog
+from audit.models import AuditLog, event_type_list, event_type_spec
 
 
 def audit_log_list(
@@ -96,3 +96,22 @@ def _audit_log_filtered(
     if until:
         rows = rows.filter(timestamp__lte=until)
     return rows
+
+
+# Words of event type names written in capitals when they stand for their letters.
+_ACRONYMS = {"ip": "IP", "api": "API", "mcp": "MCP"}
+
+
+def audit_event_type_label(*, name: str) -> str:
+    """An event type as people read it: its registry entry's label when it has one, else its name in words
+    ("article_approved" reads "Article approved"); a name outside the registry (an old row) reads the same way."""
+    label = getattr(event_type_spec(name), "label", None)
+    if label:
+        return str(label)
+    words = " ".join(_ACRONYMS.get(word, word) for word in name.split("_") if word)
+    return words[:1].upper() + words[1:]
+
+
+def audit_event_type_choices() -> list[tuple[str, str]]:
+    """Every event type of the registry as (name, label), sorted by label: the audit log's event filter."""
+    return sorted(((name, audit_event_type_label(name=name)) for name in event_type_list()), key=lambda c: c[1])

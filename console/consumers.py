@@ -34,7 +34,7 @@ def toast_text(event: dict) -> str:
     """The toast of a live event: its event type's message (EVENT_TYPES), else the bare event name."""
     spec = event_type_spec(event.get("event", ""))
     template = spec.toast if spec is not None and spec.toast is not None else "{event}"
-    return template.format_map({"article_id": "", "agent_id": "", "site_id": "", "status": "", **event})
+    return template.format_map({"article_id": "", "agent_id": "", "site_id": "", "status": "", "health": "", **event})
 
 
 def toast_alert(event: dict) -> bool:
@@ -82,6 +82,7 @@ def _session_user_id(session_key: str) -> str | None:
 class ConsoleConsumer(AsyncWebsocketConsumer):
     session_key: str | None = None
     user_id: str = ""
+    username: str = ""
     ended = False
 
     async def connect(self) -> None:
@@ -92,6 +93,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             return
         self.session_key = session.session_key
         self.user_id = str(user.pk)
+        self.username = user.get_username()
         await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
         await self.channel_layer.group_add(console_session_group(self.session_key), self.channel_name)
         await self.accept()
@@ -117,8 +119,10 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if self.session_key is None or await database_sync_to_async(_session_user_id)(self.session_key) != self.user_id:
             await self._end()
             return
+        # What this reviewer did themselves they were told of by the page: the regions refresh, no toast.
+        own = bool(event.get("username")) and event.get("username") == self.username
         html = render_to_string(
             "console/partials/live_event.html",
-            {"event": event, "toast": toast_text(event), "alert": toast_alert(event)},
+            {"event": event, "toast": "" if own else toast_text(event), "alert": toast_alert(event)},
         )
         await self.send(text_data=html)

@@ -41,13 +41,19 @@ def render_page(request: HttpRequest, page: str, partial: str, context: dict[str
     return render(request, template, {**context, "partial_template": partial})
 
 
+def sentence(text: str) -> str:
+    """A message as people read it: a capital first letter (service messages start lower case, after their
+    code in the API and MCP)."""
+    return text[:1].upper() + text[1:]
+
+
 def run_action(request: HttpRequest, action: Callable[[], Any], success: str | Callable[[Any], str]) -> bool:
-    """Run one service call for the console: success and refusals (domain errors, with their code)
-    become messages shown with the re-rendered page. True when it succeeded."""
+    """Run one service call for the console: success and refusals (domain errors) become messages shown with
+    the re-rendered page, in words: the refusal's message without its code. True when it succeeded."""
     try:
         result = action()
     except DomainError as error:
-        messages.error(request, f"{error.code}: {error.message}")
+        messages.error(request, sentence(error.message))
         return False
-    messages.success(request, success(result) if callable(success) else success)
+    messages.success(request, sentence(success(result) if callable(success) else success))
     return True

@@ -103,7 +103,9 @@ def action_confirmed(request: HttpRequest) -> bool:
 
 
 def domain_error_text(error: DomainError) -> str:
-    return f"{error.code}: {error.message}"
+    """A refusal as an admin message shows it: its message in words, without the code that API and MCP
+    clients read."""
+    return error.message
 
 
 class ViewOnlyMixin(admin.ModelAdmin):

@@ -521,6 +521,7 @@ class McpGateway:
                     status = await _status_of(streamable, scope, receive, send)
                 if method == "DELETE" and session_id and status is not None and status < 400:
                     self._activity.pop(session_id, None)
+                    self._touched.pop(session_id, None)
                     await _db(mcp_session_close, session_id=session_id, reason="closed by client")
             return
         if path == "/sse" and method == "GET":
@@ -541,6 +542,7 @@ class McpGateway:
         holds its place until `mcp_session_admission_end`."""
         try:
             await _db(agent_request_allow, agent_id=agent.id)
+            await _db(_stale_sessions_close, idle_timeout=config.global_settings.session_timeout)
             await _db(
                 mcp_session_admit,
                 agent=agent,
@@ -634,6 +636,7 @@ class McpGateway:
 
     async def _session_end(self, session_id: str, *, reason: str) -> None:
         self._activity.pop(session_id, None)
+        self._touched.pop(session_id, None)
         transport = self._sdk_sessions().get(session_id)
         if transport is not None:
             await transport.terminate()  # its requests get 404; the SDK forgets it as its server task ends
@@ -646,8 +649,10 @@ class McpGateway:
         for session_id in open_ids - self._activity.keys():
             self._activity[session_id] = now  # none should be unknown; if one is, its idle time starts now
         for session_id, last in list(self._activity.items()):
-            if session_id not in open_ids:
-                self._activity.pop(session_id, None)  # the SDK ended it
+            if session_id not in open_ids:  # the SDK ended it (its server task ended or crashed)
+                self._activity.pop(session_id, None)
+                self._touched.pop(session_id, None)
+                await _db(mcp_session_close, session_id=session_id, reason="ended by the server")
             elif self._in_flight.get(session_id):
                 await self._touch(session_id)
             elif now - last > idle_timeout:
@@ -693,9 +698,19 @@ class McpGateway:
             await admission_end()
             if "id" in session:
                 self._sse_activity.pop(session["id"], None)
+                self._touched.pop(session["id"], None)
                 # At shutdown stop() closes all of this process's sessions at once, within a bound.
                 if self._state not in (GatewayState.DRAINING, GatewayState.STOPPED):
                     await _db(mcp_session_close, session_id=session["id"], reason=reason)
+
+
+def _stale_sessions_close(*, idle_timeout: int) -> None:
+    """Close the sessions that no longer count as open (agents.selectors.mcp_sessions_live): idle longer than
+    `idle_timeout` seconds, or held by a process that died. Run before an admission counts an agent's open
+    sessions, so that a session its client left without ending never holds a place past its expiry, even
+    between sweeps."""
+    mcp_sessions_expire(idle_seconds=idle_timeout)
+    mcp_sessions_close_orphaned(reason="server restarted")
 
 
 class VerificationBusy(Exception):

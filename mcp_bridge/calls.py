@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,11 +14,26 @@ from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 
 from agents.throttling import agent_request_allow
 from core.exceptions import DomainError
-from mcp_bridge.identity import acting_as, caller_resolve
+from mcp_bridge.identity import acting_as, caller_resolve, is_stdio_call, stdio_session_id
 from mcp_bridge.metrics import MCP_TOOL_CALLS
+from mcp_bridge.services import TOUCH_INTERVAL, mcp_session_touch
 from mcp_bridge.threads import run_sync, run_sync_content
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# When this process last recorded activity on its stdio session (time.monotonic()).
+_stdio_touched = [-1e9]
+
+
+def _stdio_activity() -> None:
+    """A call over stdio is activity of the process's stdio session (written at most every TOUCH_INTERVAL):
+    without it a working stdio agent would look idle, and its session be expired, a session_timeout after it
+    connected. Over HTTP the gateway records activity."""
+    now = time.monotonic()
+    if not is_stdio_call() or now - _stdio_touched[0] < TOUCH_INTERVAL.total_seconds():
+        return
+    _stdio_touched[0] = now
+    mcp_session_touch(session_id=stdio_session_id())
 
 
 def error_text(error: DomainError) -> str:
@@ -32,6 +48,7 @@ def tool_call(fn: F, *, run: Callable[..., Any] = run_sync) -> F:
         try:
             agent = caller_resolve()
             agent_request_allow(agent_id=agent.id)
+            _stdio_activity()
             with acting_as(agent):
                 result = fn(*args, **kwargs)
             outcome = "ok"
@@ -63,6 +80,7 @@ def resource_read(fn: F) -> F:
         try:
             agent = caller_resolve()
             agent_request_allow(agent_id=agent.id)
+            _stdio_activity()
             with acting_as(agent):
                 return json.dumps(fn(*args, **kwargs), ensure_ascii=False, default=str)
         except DomainError as error:

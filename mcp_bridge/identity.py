@@ -14,6 +14,7 @@ from agents.exceptions import AuthFailed
 from agents.models import Agent
 from agents.selectors import agent_config_get, agent_get
 from agents.services import agent_authenticate
+from core.processes import process_label
 
 # Set by the gateway for the request it authenticated; read by the SDK's token verifier.
 authenticated_request: ContextVar[tuple[str, Agent] | None] = ContextVar("mcp_authenticated_request", default=None)
@@ -33,6 +34,16 @@ class StdioIdentity:
 
 
 stdio_identity = StdioIdentity()
+
+
+def stdio_session_id() -> str:
+    """The session a stdio server (`manage.py mcp_stdio`) records: one per process."""
+    return f"stdio:{process_label()}"
+
+
+def is_stdio_call() -> bool:
+    """Whether the call being served came over stdio (no gateway, so no access token)."""
+    return get_access_token() is None
 
 
 def current_agent() -> Agent:

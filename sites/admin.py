@@ -20,6 +20,14 @@ CONFIG_NOTE = (
     "(the application password is kept there only, never in the database)."
 )
 
+# A health status as the sentence "Site blog …" says it.
+_HEALTH_WORDS: dict[str, str] = {
+    HealthStatus.HEALTHY: "is healthy",
+    HealthStatus.WARNING: "has a warning",
+    HealthStatus.ERROR: "is failing",
+    HealthStatus.UNKNOWN: "is not checked yet",
+}
+
 _HEALTH_LEVELS: dict[str, int] = {
     HealthStatus.HEALTHY: messages.SUCCESS,
     HealthStatus.WARNING: messages.WARNING,
@@ -79,6 +87,7 @@ class SiteAdmin(ViewOnlyMixin, admin.ModelAdmin):
             latency = f"{site.health_latency_ms:.0f} ms" if site.health_latency_ms is not None else "no answer"
             self.message_user(
                 request,
-                f"Site {site.pk} is {site.health_status} ({latency}): {site.health_detail or site.health_message}",
+                f"Site {site.pk} {_HEALTH_WORDS.get(site.health_status, site.health_status)} ({latency}): "
+                f"{site.health_detail or site.health_message}",
                 _HEALTH_LEVELS.get(site.health_status, messages.INFO),
             )

@@ -10,6 +10,15 @@ class HealthStatus(models.TextChoices):
     ERROR = "error"
 
 
+# A site's health as people read it: "Site blog is failing", in the audit log and the console's toasts.
+HEALTH_WORDS: dict[str, str] = {
+    HealthStatus.UNKNOWN: "not checked yet",
+    HealthStatus.HEALTHY: "healthy",
+    HealthStatus.WARNING: "having trouble",
+    HealthStatus.ERROR: "failing",
+}
+
+
 class Site(models.Model):
     """A WordPress site, synced from sites.yml. Its application password lives only in the config files
     and process memory, never in the database."""

@@ -18,7 +18,7 @@ from core.config.state import config_current
 from core.config.types import SiteConfig
 from sites.events import site_health_event_send
 from sites.exceptions import SiteNotFound, WordPressError
-from sites.models import HealthStatus, Site, SiteHealthSample
+from sites.models import HEALTH_WORDS, HealthStatus, Site, SiteHealthSample
 from sites.wordpress import NOT_WORDPRESS, time_budget, wordpress_client
 
 # How an audit row rates a site's new health status.
@@ -156,10 +156,11 @@ def _site_health_record(*, site: Site, status: str, message: str, latency_ms: fl
         SiteHealthSample.objects.create(site=site, checked_at=now, status=status, latency_ms=latency_ms)
         SiteHealthSample.objects.filter(site=site, checked_at__lt=now - HEALTH_HISTORY).delete()
         if status != previous:
+            now_words, was_words = HEALTH_WORDS.get(status, status), HEALTH_WORDS.get(previous, previous)
             audit_record(
                 event_type=EventType.SITE_HEALTH_CHANGED,
                 severity=HEALTH_SEVERITY.get(status, Severity.INFO),
-                message=f"site {site.id} is {status} (was {previous}): {message}",
+                message=f"site {site.id} is {now_words} (was {was_words}): {message}",
                 site_id=site.id,
                 metadata={"status": status, "previous": previous, "latency_ms": latency_ms},
             )

@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "console.middleware.SessionIdleTimeoutMiddleware",
+    "console.middleware.ReviewerTimeZoneMiddleware",
     # Last: turns a sign-in refused for a lockout into the login page saying until when (console.logins).
     "axes.middleware.AxesMiddleware",
 ]

@@ -4,7 +4,7 @@ one is created), success, retries, failure, reconciliation and recovery of lost 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -318,6 +318,21 @@ def article_post_reconcile(*, article_id: int) -> list[int]:
 PUBLISH_TASK_LOST_AFTER = timedelta(seconds=30)
 
 
+def publish_task_overdue(*, now: datetime) -> Q:
+    """Publishes whose task is lost: unclaimed, and due more than PUBLISH_TASK_LOST_AFTER ago (or, never
+    given a due time, last changed that long ago). Recovery queues them again."""
+    overdue = now - PUBLISH_TASK_LOST_AFTER
+    return Q(publish_claimed_at__isnull=True) & (
+        Q(publish_due_at__lt=overdue) | Q(publish_due_at__isnull=True, updated_at__lt=overdue)
+    )
+
+
+def publish_claim_lost(*, claimed_at: datetime, claimed_by: str, now: datetime, publishing: PublishingSettings) -> bool:
+    """Whether a claim's worker stopped mid-publish: the claim is older than the claim limit, or it is held
+    by a process of this host that is gone. Recovery queues the publish again."""
+    return claimed_at < now - publish_claim_stale_after(publishing) or process_is_dead(claimed_by)
+
+
 def article_publish_enqueue(*, article_id: int) -> None:
     """Queue the article's publish task once the current transaction commits."""
     task_enqueue_on_commit(PUBLISH_TASK, article_id)
@@ -330,12 +345,10 @@ def article_publish_recover() -> list[int]:
 
     publishing = config_current().publishing
     now = timezone.now()
-    claimed_stale = now - publish_claim_stale_after(publishing)
     overdue = now - PUBLISH_TASK_LOST_AFTER
     unclaimed = Q(publish_claimed_at__isnull=True)
     candidates = Article.objects.filter(status=S.PUBLISHING).filter(
-        Q(publish_claimed_at__isnull=False)
-        | (unclaimed & (Q(publish_due_at__lt=overdue) | Q(publish_due_at__isnull=True, updated_at__lt=overdue)))
+        Q(publish_claimed_at__isnull=False) | publish_task_overdue(now=now)
     )
     recovered = []
     rows = candidates.order_by("pk").values_list("pk", "target_site_id", "publish_claimed_at", "publish_claimed_by")
@@ -348,7 +361,7 @@ def article_publish_recover() -> list[int]:
                 publish_due_at=now
             ):
                 continue
-        elif claimed_at < claimed_stale or process_is_dead(claimed_by):
+        elif publish_claim_lost(claimed_at=claimed_at, claimed_by=claimed_by, now=now, publishing=publishing):
             why = "its worker stopped mid-publish"
         else:
             continue  # a worker is publishing it right now

@@ -86,6 +86,7 @@ def article_transition(
             status=rule.target,
             agent_id=article.submitting_agent_id,
             site_id=article.target_site_id,
+            username=username,
         )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from agents.actors import Actor
@@ -43,6 +45,18 @@ def _revision_diff(article: Article, first: int, second: int) -> list[tuple[str,
     return [(kinds.get(line[:1], "same"), line) for line in lines]
 
 
+def _live_url(article: Article, *, opened: int, first: int | None, second: int | None) -> str:
+    """Where the page's live region refreshes itself from: the page, remembering the status it shows (its
+    messages stay while that holds), the revision it was opened at (to say when it was revised since) and the
+    revisions a reviewer chose to compare."""
+    query = {
+        "shown": article.status,
+        "opened": opened,
+        **{name: n for name, n in (("a", first), ("b", second)) if n is not None},
+    }
+    return f"{reverse('console:article', args=[article.pk])}?{urlencode(query)}"
+
+
 def _article_context(request: HttpRequest, article_id: int) -> dict:
     int_check(article_id, name="article_id", minimum=1)  # the URL takes any digits
     try:
@@ -51,10 +65,18 @@ def _article_context(request: HttpRequest, article_id: int) -> dict:
         raise Http404(error.message) from error
     revisions = list(selectors.article_revision_list(article=article))
     numbers = [r.number for r in revisions]
-    first = param_int(request.GET, "a", default=numbers[-2] if len(numbers) > 1 else numbers[0], minimum=1)
-    second = param_int(request.GET, "b", default=numbers[-1], minimum=1)
+    chosen_first = param_int(request.GET, "a", minimum=1)
+    chosen_second = param_int(request.GET, "b", minimum=1)
+    first = chosen_first or (numbers[-2] if len(numbers) > 1 else numbers[0])
+    second = chosen_second or numbers[-1]
+    opened = param_int(request.GET, "opened", default=article.revision_number, minimum=1)
     return {
         "article": article,
+        "progress": selectors.article_publish_progress(articles=[article]).get(article.pk),
+        "revised_since_opened": opened < article.revision_number,
+        # A refresh keeps the messages shown (e.g. "approved; publishing") until the status changes.
+        "keep_messages": request.GET.get("shown") == article.status,
+        "live_url": _live_url(article, opened=opened, first=chosen_first, second=chosen_second),
         "revisions": revisions,
         "diff": _revision_diff(article, first, second) if first != second else [],
         "diff_from": first,

@@ -23,6 +23,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         {"agent": agent, "connected": agent.id in connected, "counts": counts.get(agent.id, {})}
         for agent in agent_list()
     ]
+    publishing = selectors.article_publishing_queue()
+    progress = selectors.article_publish_progress(articles=publishing)
     return render_page(
         request,
         "console/dashboard.html",
@@ -31,7 +33,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             "status_counts": selectors.article_status_counts(),
             "agents": agents,
             "feed": audit_log_recent(limit=FEED_SIZE),
-            "publishing": selectors.article_publishing_queue(),
+            "publishing": [(article, progress.get(article.pk)) for article in publishing],
             "sites": site_list(),
             "supervision": supervision_status(),
         },

@@ -101,7 +101,7 @@ def test_rotate_refuses_several_agents(admin_client, agent_with_key):
 def test_rotate_reports_an_inactive_agent(admin_client):
     agent = AgentFactory(is_active=False)
     response = run_action(admin_client, "rotate_key", agent, index=0)
-    assert shown(response) == [f"Agent {agent.pk}: AGENT_NOT_FOUND: agent '{agent.pk}' not found or inactive"]
+    assert shown(response) == [f"Agent {agent.pk}: agent '{agent.pk}' not found or inactive"]
     assert not ApiKey.objects.exists()
 
 
@@ -120,7 +120,7 @@ def test_revoke_all_keys_confirms_then_revokes(admin_client, agent_with_key):
     assert ApiKey.objects.get(pk=key.pk).revoked_reason == "revoked by admin"
     messages = shown(response)  # one per agent, in id order
     assert messages[0] == f"Agent {keyless.pk}: no active key to revoke"
-    assert messages[1].startswith(f"Agent {agent.pk}: revoked 2 key(s): ")
+    assert messages[1].startswith(f"Agent {agent.pk}: revoked 2 keys: ")
     assert key.key_id in messages[1] and second.key_id in messages[1]
     assert AuditLog.objects.filter(event_type=EventType.KEY_REVOKED, username="admin").count() == 2
 

@@ -93,7 +93,7 @@ def test_approving_a_published_article_reports_the_domain_error_and_changes_noth
     assert published.status == S.PUBLISHED and published.reviewed_by is None
     assert queued == [pending.pk]  # the other selected article still went through
     assert shown(response)[0] == (
-        f"Article #{published.pk} “{published.title}”: INVALID_TRANSITION: article {published.pk} is published; "
+        f"Article #{published.pk} “{published.title}”: article {published.pk} is published; "
         "only pending_review articles can be approved"
     )
     assert AuditLog.objects.count() == audit_rows + 1  # the pending one's approval only
@@ -143,7 +143,7 @@ def test_reject_refuses_an_article_revised_after_the_confirmation_page(admin_cli
     article.refresh_from_db()
     assert article.status == S.PENDING_REVIEW
     assert shown(response) == [
-        f"Article #{article.pk} “{article.title}”: INVALID_TRANSITION: article {article.pk} is at revision 1, "
+        f"Article #{article.pk} “{article.title}”: article {article.pk} is at revision 1, "
         "not 0; review the current revision"
     ]
 
@@ -157,7 +157,7 @@ def test_retry_publishing_queues_a_failed_article(admin_client, queued, django_c
     assert failed.status == S.PUBLISHING and queued == [failed.pk]
     assert shown(response) == [
         f"Article #{failed.pk} “{failed.title}” queued for publishing again.",
-        f"Article #{pending.pk} “{pending.title}”: INVALID_TRANSITION: article {pending.pk} is pending_review; "
+        f"Article #{pending.pk} “{pending.title}”: article {pending.pk} is pending_review; "
         "only publish_failed articles can be retried",
     ]
 
@@ -203,9 +203,9 @@ def test_the_change_page_shows_sanitized_html_inside_an_hx_disable_element(admin
     site, writer = SiteFactory(), AgentFactory()
     article = services.article_submit(agent=writer, title="Evil", content_markdown=MALICIOUS, target_site=site.id)
     page = admin_client.get(change_url(article)).text
-    previews = [attrs for tag, attrs in _tags(page) if attrs.get("class") == "article-preview"]
-    assert previews == [{"class": "article-preview", "hx-disable": None}]
-    preview = page.split('<div class="article-preview" hx-disable>', 1)[1]
+    previews = [attrs for tag, attrs in _tags(page) if "wpub-preview" in (attrs.get("class") or "").split()]
+    assert previews == [{"class": "wpub-preview preview", "hx-disable": None}]
+    preview = page.split('<div class="wpub-preview preview" hx-disable>', 1)[1]
     assert preview.startswith("<h1>Hello</h1>")
     assert "<script>alert" not in page and "javascript:" not in preview.split("</fieldset>", 1)[0]
     _assert_no_active_content(page)
@@ -216,7 +216,7 @@ def test_the_preview_cleans_html_that_bypassed_the_services(admin_client):
         content_html='<p>ok</p><script>alert(1)</script><img src="x" onerror="alert(1)"><a hx-post="/x">x</a>'
     )
     page = admin_client.get(change_url(article)).text
-    assert '<div class="article-preview" hx-disable><p>ok</p>' in page
+    assert '<div class="wpub-preview preview" hx-disable><p>ok</p>' in page
     assert "<script>alert" not in page
     _assert_no_active_content(page)
 

@@ -67,6 +67,42 @@ async def test_a_reviewer_receives_events_as_toasts_and_refresh_signals():
     await communicator.disconnect()
 
 
+async def test_what_a_reviewer_did_refreshes_their_pages_without_a_toast_and_others_get_one():
+    alice = await sync_to_async(UserFactory)(username="alice", is_staff=True)
+    bob = await sync_to_async(UserFactory)(username="bob", is_staff=True)
+    consoles = {name: await communicator_for(user) for name, user in (("alice", alice), ("bob", bob))}
+    for communicator in consoles.values():
+        assert (await communicator.connect())[0]
+    events.console_events_served_here()
+    await sync_to_async(events._deliver)(
+        {"event": "article_approved", "article_id": 8, "status": "publishing", "agent_id": "w", "username": "alice"}
+    )
+    own, other = [await consoles[name].receive_from(timeout=5) for name in ("alice", "bob")]
+    assert 'data-article="8"' in own and "toast" not in own  # alice's batch summary already said so
+    assert 'data-article="8"' in other and "Article 8 approved" in other
+    for communicator in consoles.values():
+        await communicator.disconnect()
+
+
+async def test_a_site_health_toast_says_it_in_words():
+    user = await sync_to_async(UserFactory)(username="carol", is_staff=True)
+    communicator = await communicator_for(user)
+    assert (await communicator.connect())[0]
+    events.console_events_served_here()
+    await sync_to_async(events._deliver)(
+        {
+            "event": "site_health_changed",
+            "site_id": "blog",
+            "status": "error",
+            "health": "failing",
+            "previous": "healthy",
+        }
+    )
+    html = await communicator.receive_from(timeout=5)
+    assert "Site blog is failing" in html and "is error" not in html
+    await communicator.disconnect()
+
+
 async def test_events_of_another_process_arrive_through_the_outbox(monkeypatch):
     user = await sync_to_async(UserFactory)(username="bob", is_staff=True)
     communicator = await communicator_for(user)

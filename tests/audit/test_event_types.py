@@ -7,12 +7,13 @@ import pytest
 from django.urls import reverse
 
 from audit.models import EVENT_TYPES, AuditLog, Category, EventType, EventTypeSpec, event_type_list, event_type_spec
+from audit.selectors import audit_event_type_choices
 from audit.services import audit_record
 from console.consumers import toast_alert, toast_text
 from tests.conftest import agent_entry, site_entry
 from tests.factories import UserFactory
 
-TOAST_FIELDS = {"article_id": "7", "agent_id": "writer", "site_id": "blog", "status": "down"}
+TOAST_FIELDS = {"article_id": "7", "agent_id": "writer", "site_id": "blog", "status": "error", "health": "failing"}
 
 
 def test_every_event_type_has_a_registry_entry_with_a_valid_category():
@@ -60,7 +61,9 @@ def test_toasts_come_from_the_registry():
         expected = spec.toast.format_map(event) if spec.toast is not None else str(event_type)
         assert toast_text(event) == expected, event_type
     assert toast_text({"event": "publish_succeeded", "article_id": 7, "site_id": "wp1"}) == "Article 7 published on wp1"
-    assert toast_text({"event": "site_health_changed", "site_id": "blog"}) == "Site blog is "
+    assert (
+        toast_text({"event": "site_health_changed", "site_id": "blog", "health": "failing"}) == "Site blog is failing"
+    )
 
 
 def test_an_event_type_without_a_toast_and_an_unknown_event_show_their_name():
@@ -92,7 +95,7 @@ def test_the_console_audit_filter_offers_the_registry_s_event_types(client, load
     loaded_config(agents=[agent_entry("writer")], sites=[site_entry("blog")])
     client.force_login(UserFactory(username="alice", is_staff=True))
     response = client.get("/audit/", {"event": "publish_failed"})
-    assert response.context["event_types"] == event_type_list()
+    assert response.context["event_choices"] == audit_event_type_choices()
     page = response.text
-    assert all(f">{name}</option>" in page for name in event_type_list())
-    assert "<option selected>publish_failed</option>" in page
+    assert all(f'<option value="{name}"' in page for name in event_type_list())
+    assert '<option value="publish_failed" selected>Publish failed</option>' in page

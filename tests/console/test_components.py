@@ -26,10 +26,12 @@ def test_status_pill_of_an_unknown_status_shows_it_as_it_is():
     assert _render(pill, status="<odd>") == '<span class="pill status-&lt;odd&gt;">&lt;odd&gt;</span>'
 
 
-def test_health_badge():
+def test_health_badge_is_in_words():
     badge = '{% include "console/components/health_badge.html" with site=site only %}'
-    site = SimpleNamespace(health_status="warning")
-    assert _render(badge, site=site) == '<span class="pill health-warning">warning</span>'
+    words = {"healthy": "Healthy", "warning": "Warning", "error": "Failing", "unknown": "Not checked yet"}
+    for status, word in words.items():
+        site = SimpleNamespace(health_status=status)
+        assert _render(badge, site=site) == f'<span class="pill health-{status}">{word}</span>'
 
 
 def test_pager_links_older_and_back_to_the_newest():

@@ -76,6 +76,6 @@ def test_check_health_reports_a_failing_site_and_an_unconfigured_one(admin_clien
     ghost = SiteFactory(id="ghost")  # in the database, not in sites.yml
     response = run_action(admin_client, "check_health", blog, ghost)
     [(level, text), unconfigured] = shown(response)
-    assert level == "warning" and text.startswith("Site blog is warning (") and "503" in text
-    assert unconfigured == ("error", "Site ghost: SITE_NOT_FOUND: site 'ghost' not configured or inactive")
+    assert level == "warning" and text.startswith("Site blog has a warning (") and "503" in text
+    assert unconfigured == ("error", "Site ghost: site 'ghost' not configured or inactive")
     assert Site.objects.get(pk="blog").health_status == "warning"

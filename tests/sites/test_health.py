@@ -86,7 +86,7 @@ def test_changes_are_audited_once(site, fake_wp):
         AuditLog.objects.filter(event_type="site_health_changed").order_by("id").values_list("message", "severity")
     )
     assert [c[1] for c in changes] == ["info", "warning"]
-    assert changes[0][0] == "site blog is healthy (was unknown): authenticated as publisher"
+    assert changes[0][0] == "site blog is healthy (was not checked yet): authenticated as publisher"
 
 
 def test_checks_are_due_at_each_sites_interval_and_claimed_once(site):

@@ -224,15 +224,16 @@ def test_the_audit_log_filters_by_dates_it_can_read(reviewer):
     assert reviewer.get("/audit/", {"since": "2099-01-01T00:00"}).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/audit/", "/articles/"])
-def test_list_pages_refuse_a_cursor_or_filter_they_cannot_read(reviewer, path):
-    message = f"VALIDATION_ERROR: before: must be an integer from 1 to {DB_INT_MAX}"
-    assert refused(reviewer.get(path, {"before": "9" * 20})) == message
-    assert refused(reviewer.get(path, {"before": "x"})) == message
+# The queue opens on pending review, oldest first, paged `after` an id; the audit log newest first, `before` one.
+@pytest.mark.parametrize(("path", "cursor"), [("/audit/", "before"), ("/articles/", "after")])
+def test_list_pages_refuse_a_cursor_or_filter_they_cannot_read(reviewer, path, cursor):
+    message = f"VALIDATION_ERROR: {cursor}: must be an integer from 1 to {DB_INT_MAX}"
+    assert refused(reviewer.get(path, {cursor: "9" * 20})) == message
+    assert refused(reviewer.get(path, {cursor: "x"})) == message
     assert refused(reviewer.get(path, {"agent": "writer\x00"})) == (
         "VALIDATION_ERROR: agent: must be text of at most 1000 characters without NUL characters"
     )
-    assert reviewer.get(path, {"before": "5", "agent": "writer"}).status_code == 200
+    assert reviewer.get(path, {cursor: "5", "agent": "writer"}).status_code == 200
 
 
 @pytest.mark.parametrize("grace", [str(10**30), str(10**12), "-1", "an hour"])
