@@ -305,6 +305,8 @@ CONTENT_SECURITY_POLICY = {
 API_KEY_BCRYPT_ROUNDS = int(os.environ.get("API_KEY_BCRYPT_ROUNDS", "12"))
 
 LANGUAGE_CODE = "en-us"
+# ISO dates and a 24-hour clock in the admin and every `date` filter (wpublisher/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["wpublisher.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -6,6 +6,9 @@ from api.main import api
 from wpublisher import views
 from wpublisher.metrics import metrics_view
 
+# The admin's header links back to the console itself (templates/admin/base_site.html): no second "View site".
+admin.site.site_url = None
+
 urlpatterns = [
     path("health", views.health, name="health"),
     path("metrics", metrics_view, name="metrics"),

@@ -5,12 +5,10 @@ WordPress, and agents over MCP with the SDK client. Screenshots go to test-artif
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import shutil
 import threading
 import uuid
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -18,11 +16,11 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from core.keys import key_generate
+from tests.support.browser import chromium_launch, chromium_required, reviewer_login
 from tests.support.deployment import ROOT, Deployment
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "console"
 XSS = (
     "Safe **text**.\n\n<script>alert('script')</script>\n\n<img src=x onerror=\"alert('img')\">\n\n"
@@ -33,11 +31,7 @@ XSS = (
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory, real_wordpress):
-    if not Path(CHROMIUM).exists():
-        message = "no Chromium at /usr/bin/chromium (apt-get install chromium)"
-        if os.environ.get("WPUBLISHER_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    chromium_required()
     from playwright.sync_api import sync_playwright
 
     keys = {"writer": key_generate()[1], "editor": key_generate()[1]}
@@ -63,16 +57,9 @@ def console(tmp_path_factory, real_wordpress):
     shutil.rmtree(ARTIFACTS, ignore_errors=True)
     ARTIFACTS.mkdir(parents=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = chromium_launch(playwright)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{world.url}/login/")
-        page.fill("input[name=username]", "alice")
-        page.fill("input[name=password]", password)
-        page.click("button.primary")
-        page.wait_for_url(f"{world.url}/")
+        reviewer_login(page, world.url, "alice", password)
         yield {"world": world, "page": page, "keys": keys, "wordpress": real_wordpress}
         browser.close()
     world.close()
@@ -131,6 +118,12 @@ def test_a_submission_appears_and_an_approval_publishes_without_a_reload(console
     page.click("#approve")
     # The worker publishes it; the page hears of it over the websocket and refreshes its status.
     page.wait_for_selector("#article-status-value:text-is('published')", timeout=60000)
+    # Every part of the page caught up, without a reload: the published entry in History, no review forms,
+    # and the "approved; publishing" message gone with the status it was about.
+    page.wait_for_selector("#article-history li:has-text('published to wp1 as post')", timeout=10000)
+    assert page.locator("#approve, #reject").count() == 0
+    assert "publishing" not in page.locator("#article-messages").text_content()
+    assert page.locator("main h1").text_content().strip() == f"#{article_id} {title}"
     shot(page, "article-published")
     link = page.locator("#live-post-link").get_attribute("href")
     slug = link.rstrip("/").rsplit("/", 1)[-1]
@@ -155,8 +148,7 @@ def test_batch_approve(console):
     for article_id in ids:
         page.check(f"#article-row-{article_id} input[type=checkbox]")
     page.click("button[value=approve]")
-    for article_id in ids:
-        page.wait_for_selector(f"text=article {article_id} approved")
+    page.wait_for_selector("#messages .message:has-text('Approved 2.')")  # one summary for the batch
     statuses = console["world"].run(
         "from articles.models import Article\n"
         f"result = list(Article.objects.filter(pk__in={ids}).values_list('status', flat=True))"

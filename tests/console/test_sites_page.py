@@ -64,7 +64,7 @@ def test_check_now_swaps_its_own_card_and_the_messages_and_keeps_its_own_attribu
         'hx-select-oob="#messages"',
     ):
         assert attribute in form
-    assert 'aria-label="Check down now"' in _card(html, "down")
+    assert 'aria-label="Check now: down"' in _card(html, "down")  # the visible words first (WCAG 2.5.3)
 
 
 def test_every_element_that_makes_a_request_carries_its_own_target_select_and_swap(reviewer, sites):

@@ -280,7 +280,9 @@ def test_agents_see_our_reason_and_reviewers_the_remote_detail(
     for surface, text in seen.items():
         assert SECRET not in text, surface
         assert reason in text, surface  # the health itself, or the audit row of its change
-    assert f"site blog is {HEALTH_WORDS[checked.health_status]} (was not checked yet): {reason}" in seen["system://events"]
+    assert (
+        f"site blog is {HEALTH_WORDS[checked.health_status]} (was not checked yet): {reason}" in seen["system://events"]
+    )
 
     client.force_login(UserFactory(is_staff=True))
     assert SECRET in client.get("/api/sites/blog/health").json()["detail"]

@@ -8,7 +8,6 @@ the status codes, content types and schemas the document declares."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -19,10 +18,10 @@ import requests
 
 from tests.conftest import agent_entry, site_entry
 from tests.factories import UserFactory
+from tests.support.browser import chromium_launch, chromium_required
 from tests.support.deployment import Deployment
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "correct horse battery staple"
 
 # Articles in every status, so that the ids schemathesis tries (small integers) reach each rule.
@@ -192,17 +191,14 @@ def test_schemathesis_finds_no_server_error_and_no_undeclared_answer(live, tmp_p
 def test_the_docs_page_works_in_a_browser_under_the_content_security_policy(live):
     """Swagger UI renders every operation from our static files (no other host is asked) and its "try it
     out" sends the CSRF token: a POST answers 200."""
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("WPUBLISHER_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"no Chromium at {CHROMIUM}")
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+    chromium_required()
     from playwright.sync_api import sync_playwright
 
     session = staff_session(live.url)
     elsewhere: list[str] = []
     problems: list[str] = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox"])
+        browser = chromium_launch(playwright)
         try:
             context = browser.new_context()
             context.add_cookies([{"name": k, "value": v, "url": live.url} for k, v in session.cookies.items()])

@@ -30,11 +30,11 @@ import pytest
 from core.supervision import BACKING_OFF, RUNNING, STATE_FILE, process_start_marker, supervision_status
 from tests.conftest import agent_entry, site_entry
 from tests.factories import UserFactory
+from tests.support.browser import chromium_launch, chromium_required, reviewer_login
 from tests.support.deployment import ROOT, Deployment
 from wpublisher.supervisor import Supervisor, backoff_delay
 
 PYTHON = sys.executable
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "supervisor"
 
 
@@ -622,27 +622,16 @@ def test_a_killed_web_server_is_restarted_too(served):
 
 @pytest.mark.slow
 def test_the_dashboard_shows_the_processes_at_desktop_and_phone_widths(served):
-    if not Path(CHROMIUM).exists():
-        message = "no Chromium at /usr/bin/chromium (apt-get install chromium)"
-        if os.environ.get("WPUBLISHER_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    chromium_required()
     from playwright.sync_api import sync_playwright
 
     children = served.health()["processes"]["children"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = chromium_launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{served.url}/login/")
-            page.fill("input[name=username]", "alice")
-            page.fill("input[name=password]", served.password)
-            page.click("button.primary")
-            page.wait_for_url(f"{served.url}/")
+            reviewer_login(page, served.url, "alice", served.password)
             for width in (1280, 390):
                 page.set_viewport_size({"width": width, "height": 900})
                 page.goto(f"{served.url}/")

@@ -6,6 +6,8 @@
   "use strict";
 
   // --- live events ---------------------------------------------------------------------------------------
+  var MAX_TOASTS = 3;
+
   function announce(element) {
     var data = element.dataset;
     var body = document.body;
@@ -21,6 +23,25 @@
     if (target && target.id === "toasts") {
       var toast = target.lastElementChild;
       if (toast) setTimeout(function () { toast.remove(); }, 6000);
+      // A burst of events (a batch, a busy agent) shows its latest few: the page itself shows the rest.
+      while (target.children.length > MAX_TOASTS) target.firstElementChild.remove();
+    }
+  });
+
+  // Two requests for one region can overlap (a live refresh and the reviewer's action): the first swap
+  // replaces the region, and the second would swap into the old, detached one. That swap is dropped: it
+  // would show nothing, and htmx's hx-preserve would move the page's preserved elements (a ticked box, a
+  // half-typed reason, the preview) into it, and lose them. A detached element's events do not bubble to
+  // the document, so the guard listens on each requesting element itself.
+  function dropDetachedSwap(evt) {
+    var target = evt.detail.target;
+    if (target && !document.documentElement.contains(target)) evt.detail.shouldSwap = false;
+  }
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (elt && !elt.consoleSwapGuard) {
+      elt.consoleSwapGuard = true;
+      elt.addEventListener("htmx:beforeSwap", dropDetachedSwap);
     }
   });
 

@@ -13,8 +13,7 @@ from agents.selectors import agent_get
 from agents.services import agent_authenticate
 from configuration.reload import config_reload
 from core.exceptions import DomainError
-from core.processes import process_label
-from mcp_bridge.identity import stdio_identity
+from mcp_bridge.identity import stdio_identity, stdio_session_id
 from mcp_bridge.server import build_server
 from mcp_bridge.services import mcp_session_close, mcp_session_open
 
@@ -46,7 +45,7 @@ class Command(BaseCommand):
                 raise CommandError("set WPUBLISHER_API_KEY to an agent's key, or name the agent with --agent")
         except (AuthFailed, DomainError) as error:
             raise CommandError(f"{getattr(error, 'code', 'ERROR')}: {error.message}") from None
-        session_id = f"stdio:{process_label()}"
+        session_id = stdio_session_id()
         mcp_session_open(session_id=session_id, agent=caller, transport=Transport.STDIO, user_agent="mcp_stdio")
         try:
             anyio.run(build_server(with_auth=False).run_stdio_async)
