@@ -102,6 +102,11 @@ class Transport(models.TextChoices):
     STDIO = "stdio"
 
 
+# A session-less client (the stateless protocol, what the SDK client negotiates by default) is recorded as one
+# session per agent under this id prefix: its session is its run of requests, with no open and no close.
+STATELESS_SESSION_PREFIX = "stateless:"
+
+
 class McpSession(models.Model):
     """An agent's connection: a Streamable HTTP or SSE session, a stdio process, or for session-less
     (stateless) clients their run of requests. Open while `closed_at` is empty; an agent with an open

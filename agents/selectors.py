@@ -6,7 +6,7 @@ from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from agents.exceptions import AgentNotFound
-from agents.models import Agent, AgentWeeklyReport, ApiKey, McpSession
+from agents.models import STATELESS_SESSION_PREFIX, Agent, AgentWeeklyReport, ApiKey, McpSession
 from core.cache import AuthMemo, agent_config_key, auth_generation, cached, cached_many
 from core.config.state import global_settings
 from core.keys import GENERATED_PREFIX, KEY_ID_LENGTH
@@ -60,13 +60,22 @@ def agent_latest_weekly_reports() -> dict[str, AgentWeeklyReport]:
     return latest
 
 
+# How long after its last request a session-less client still counts as connected (its activity is written
+# at most every 30 s, mcp_bridge.services.TOUCH_INTERVAL).
+STATELESS_PRESENT = timedelta(seconds=90)
+
+
 def mcp_sessions_live(*, agent_id: str | None = None) -> list[tuple[str, str]]:
     """(session id, agent id) of the MCP sessions really open now: not closed, with a request within the live
     global_settings.session_timeout (a client that went away without ending its session stops counting when
     its session is due to expire, whether or not the sweep has closed it yet), and not held by a process of
-    this host that died (its state died with it)."""
-    cutoff = timezone.now() - timedelta(seconds=global_settings().session_timeout)
+    this host that died (its state died with it). A session-less client's (STATELESS_SESSION_PREFIX) counts
+    only within STATELESS_PRESENT of its last request."""
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=global_settings().session_timeout)
     sessions = McpSession.objects.filter(closed_at__isnull=True, last_activity_at__gte=cutoff)
+    # A session-less client never says it left: it is connected while its requests keep coming.
+    sessions = sessions.exclude(pk__startswith=STATELESS_SESSION_PREFIX, last_activity_at__lt=now - STATELESS_PRESENT)
     if agent_id is not None:
         sessions = sessions.filter(agent_id=agent_id)
     rows = sessions.order_by().values_list("pk", "agent_id", "process")

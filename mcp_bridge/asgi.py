@@ -40,7 +40,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from agents.exceptions import AuthFailed, RateLimited
-from agents.models import Agent, McpSession, Transport
+from agents.models import STATELESS_SESSION_PREFIX, Agent, McpSession, Transport
 from agents.services import agent_authenticate, agent_authenticate_cached, agent_key_known
 from agents.throttling import (
     AttemptEnd,
@@ -489,7 +489,7 @@ class McpGateway:
             if settings.MCP_STATELESS_HTTP or (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS):
                 # A session-less (stateless protocol) client: its session is its run of requests.
                 if not await self._touch_or_admit(
-                    f"stateless:{agent.id}",
+                    f"{STATELESS_SESSION_PREFIX}{agent.id}",
                     config,
                     send,
                     receive,

@@ -14,6 +14,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
+from mcp_types.version import LATEST_MODERN_VERSION
 from prometheus_client import CollectorRegistry, generate_latest
 
 from agents.models import Agent, McpSession
@@ -57,7 +58,16 @@ def idle_for(session_id: str, seconds: int) -> None:
 class Exchange:
     """One HTTP request to an ASGI app, as a client that may go away (disconnect) while it is answered."""
 
-    def __init__(self, app, method: str, path: str, key: str, body: dict | None = None, session: str | None = None):
+    def __init__(
+        self,
+        app,
+        method: str,
+        path: str,
+        key: str,
+        body: dict | None = None,
+        session: str | None = None,
+        protocol: str | None = None,
+    ):
         self.messages: list[dict] = []
         self.gone = asyncio.Event()
         payload = json.dumps(body).encode() if body is not None else b""
@@ -69,6 +79,8 @@ class Exchange:
         ]
         if session:
             headers += [(b"mcp-session-id", session.encode()), (b"mcp-protocol-version", b"2025-06-18")]
+        elif protocol:  # a session-less client names its protocol version and method on every request
+            headers += [(b"mcp-protocol-version", protocol.encode()), (b"mcp-method", body["method"].encode())]
         scope = {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -145,6 +157,26 @@ async def test_streamable_http_connected_while_open_not_after_delete_nor_after_i
     # ...and the gateway's sweep ends it (the SDK forgets it too).
     await gateway._sessions_sweep(0)
     assert await open_sessions("writer") == [] and second not in gateway._sdk_sessions()
+
+
+async def test_a_session_less_client_is_connected_while_its_requests_keep_coming(mcp_world, gateway):
+    # What the SDK client negotiates by default: no session id, no DELETE when it leaves. `make run` showed
+    # such an agent "connected" for the whole session_timeout (30 min) after its client had exited.
+    key = mcp_world.keys["writer"]
+    envelope = {
+        "io.modelcontextprotocol/protocolVersion": LATEST_MODERN_VERSION,
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    call = dict(INITIALIZE, method="tools/list", params={"_meta": envelope})
+    listing = Exchange(gateway, "POST", "/mcp", key, call, protocol=LATEST_MODERN_VERSION)
+    await asyncio.wait_for(listing.task, 10)
+    assert '"submit_article"' in listing.text(), listing.messages
+    assert await open_sessions("writer") == ["stateless:writer"] and await connected() == {"writer"}
+    await idle_for("stateless:writer", 60)  # between two calls of a working agent
+    assert await connected() == {"writer"}
+    await idle_for("stateless:writer", 91)  # its client has left
+    assert await connected() == set()
+    assert await open_sessions("writer") == ["stateless:writer"]  # no close: nothing said it left
 
 
 async def test_sse_connected_while_its_stream_is_open_and_not_after_the_client_goes_away(mcp_world, gateway):
