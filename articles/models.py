@@ -18,6 +18,12 @@ class Article(models.Model):
     content_html = models.TextField(help_text="Sanitized HTML: what the console shows and WordPress receives")
     tags = models.JSONField(default=list, blank=True)
     category = models.CharField(max_length=100, blank=True, default="")
+    slug = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="The post's URL slug the agent set; empty: WordPress's own slug of the title",
+    )
     status = models.CharField(max_length=20, choices=ArticleStatus.choices, default=ArticleStatus.PENDING_REVIEW)
 
     wordpress_post_id = models.BigIntegerField(null=True, blank=True)
@@ -89,6 +95,7 @@ class ArticleRevision(models.Model):
     content_markdown = models.TextField()
     tags = models.JSONField(default=list, blank=True)
     category = models.CharField(max_length=100, blank=True, default="")
+    slug = models.CharField(max_length=200, blank=True, default="")
     content_hash = models.CharField(max_length=64)
     agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, null=True, blank=True, related_name="revisions")
     note = models.CharField(max_length=500, blank=True, default="")

@@ -19,8 +19,14 @@ shape (bench/markdown_worst.py measures the known worst shapes at the size limit
 3. nh3 cleans against an explicit allowlist: no script, style, iframe, object or form elements, no event
    handler, `style` or htmx (`hx-*`, `data-hx-*`) attributes, and only http(s), mailto and relative URLs.
 
-Soft line breaks stay newlines inside a paragraph (cmark's default; CMARK_OPT_HARDBREAKS would render them
-as `<br>`, CMARK_OPT_NOBREAKS as spaces).
+Soft line breaks (a paragraph, list item, quote or heading wrapped over several source lines) join the lines
+as readers expect, since WordPress's auto-paragraphing would turn a newline left inside a paragraph into
+`<br />`: a space between words (CMARK_OPT_NOBREAKS), nothing between two Chinese or Japanese characters
+(`_soft_breaks_join`, one linear pass over the breaks). Hard breaks (two trailing spaces or a backslash) stay
+`<br>`; code blocks keep their newlines. Raw HTML is passed on as written, newlines included.
+
+What a site receives (`post_content_build`) is that HTML without a leading H1 that repeats the post's title (the
+theme prints the title), unless the site keeps it, and with shortcodes neutralized unless the site allows them.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import html as html_module
 import re
 import string
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from html.entities import html5 as html5_references
 from importlib.metadata import version
@@ -39,6 +46,7 @@ import nh3
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
 
+from core.config.types import SiteConfig
 from core.exceptions import ValidationFailed
 
 ALLOWED_TAGS = frozenset(
@@ -192,24 +200,32 @@ class _Cmark:
             self._extensions.append(extension)
         self.version = ffi.string(self._lib.cmark_version_string()).decode()
 
-    def render(self, text: bytes) -> tuple[str, bool]:
-        """The HTML, and whether cmark wrote all of it: no raw HTML and no URL cmark's safe mode would blank.
-        The tree is rendered a second time in safe mode to tell (rendering costs a fraction of parsing)."""
+    def render(self, text: bytes, *, wide: bool) -> tuple[str, bool]:
+        """The HTML, soft line breaks joined (`_soft_breaks_join`; `wide`: the text may hold characters written
+        without spaces between words, which takes a third rendering), and whether cmark wrote all of it: no
+        raw HTML and no URL cmark's safe mode would blank. The tree is rendered a second time in safe mode to
+        tell (rendering costs a fraction of parsing)."""
         lib, ffi = self._lib, self._ffi
         parser = lib.cmark_parser_new(self.OPTIONS)
-        root = output = safe = ffi.NULL
+        root = output = safe = newlines = ffi.NULL
         try:
             for extension in self._extensions:
                 lib.cmark_parser_attach_syntax_extension(parser, extension)
             lib.cmark_parser_feed(parser, text, len(text))
             root = lib.cmark_parser_finish(parser)
             extensions = lib.cmark_parser_get_syntax_extensions(parser)
-            output = lib.cmark_render_html(root, self.OPTIONS, extensions)
-            safe = lib.cmark_render_html(root, self.OPTIONS & ~Options.CMARK_OPT_UNSAFE, extensions)
+            output = lib.cmark_render_html(root, self.OPTIONS | Options.CMARK_OPT_NOBREAKS, extensions)
+            safe = lib.cmark_render_html(
+                root, (self.OPTIONS | Options.CMARK_OPT_NOBREAKS) & ~Options.CMARK_OPT_UNSAFE, extensions
+            )
             html = ffi.string(output)
-            return html.decode("utf-8", "replace"), html == ffi.string(safe)
+            cmark_only = html == ffi.string(safe)
+            if wide:
+                newlines = lib.cmark_render_html(root, self.OPTIONS, extensions)
+                html = _soft_breaks_join(html, ffi.string(newlines))
+            return html.decode("utf-8", "replace"), cmark_only
         finally:
-            for buffer in (output, safe):
+            for buffer in (output, safe, newlines):
                 if buffer != ffi.NULL:
                     self._free(buffer)
             if root != ffi.NULL:
@@ -228,6 +244,75 @@ def _cmark_gfm() -> _Cmark:
             if _cmark_instance is None:
                 _cmark_instance = _Cmark()
     return _cmark_instance
+
+
+# --- soft line breaks -------------------------------------------------------------------------------------
+
+# A source text that may hold a character of `_joins_without_space` (all are U+1100 or above).
+_MAYBE_WIDE = re.compile("[\u1100-\U0010ffff]")
+_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\uffa0-\uffdc]")
+_ZERO_WIDTH_SPACE = "\u200b"
+# A soft break is `\n` in cmark's default HTML and ` ` with CMARK_OPT_NOBREAKS, all else the same: XOR `*`.
+_SOFT_BREAK_MARK = re.compile(re.escape(bytes([ord("\n") ^ ord(" ")])))
+
+
+def _wide(character: str) -> bool:
+    """Written without spaces between words: East Asian Wide, Fullwidth or Halfwidth (Han, kana, their
+    punctuation and fullwidth forms), Hangul excepted (Korean puts spaces between words)."""
+    return unicodedata.east_asian_width(character) in ("W", "F", "H") and not _HANGUL.match(character)
+
+
+def _joins_without_space(before: str, after: str) -> bool:
+    """Whether a soft line break between these characters disappears rather than reads as a space: CSS Text 3's
+    segment break transformation (a zero-width space on either side, or wide characters on both sides), and
+    also between a wide character and punctuation of ambiguous width (`”`, `…`, `—`), as in Chinese text."""
+    if _ZERO_WIDTH_SPACE in (before, after):
+        return True
+    if not before or not after:
+        return False
+    wide_before, wide_after = _wide(before), _wide(after)
+    if wide_before and wide_after:
+        return True
+    other = after if wide_before else before if wide_after else ""
+    return bool(other) and unicodedata.east_asian_width(other) == "A" and unicodedata.category(other)[0] == "P"
+
+
+def _soft_breaks_join(spaced: bytes, newlines: bytes) -> bytes:
+    """cmark's HTML with soft line breaks written as spaces (`spaced`, CMARK_OPT_NOBREAKS) without the space of
+    those that join two characters without one (`_joins_without_space`): 第一行 第二行 becomes 第一行第二行.
+    `newlines` is the same tree rendered with soft breaks as newlines: the two differ exactly there, so XOR-ing
+    them (at C speed) marks the breaks, whatever precedes them (code blocks keep their newlines in both).
+    The characters on either side are read past the tags around them (`<em>中</em> 文`), from one break to the
+    next at most, so the whole pass is linear."""
+    if len(spaced) != len(newlines):  # cannot happen (cmark writes one byte either way): keep the spaces
+        return spaced
+    marks = (int.from_bytes(spaced, "big") ^ int.from_bytes(newlines, "big")).to_bytes(len(spaced), "big")
+    breaks = [match.start() for match in _SOFT_BREAK_MARK.finditer(marks)]
+    kept, start = [], 0
+    for index, at in enumerate(breaks):
+        floor = breaks[index - 1] + 1 if index else 0
+        ceiling = breaks[index + 1] if index + 1 < len(breaks) else len(spaced)
+        end = at  # the character before: skip back over the tags that close or open just before the break
+        while end > floor and spaced[end - 1] == 0x3E:  # `>`
+            tag = spaced.rfind(b"<", floor, end - 1)
+            if tag < 0:
+                break
+            end = tag
+        begin = at + 1  # the character after: skip the tags just after it
+        while begin < ceiling and spaced[begin] == 0x3C:  # `<`
+            tag = spaced.find(b">", begin, ceiling)
+            if tag < 0:
+                break
+            begin = tag + 1
+        before = spaced[max(floor, end - 4) : end].decode("utf-8", "ignore")[-1:]
+        after = spaced[begin : min(ceiling, begin + 4)].decode("utf-8", "ignore")[:1]
+        if _joins_without_space(before, after):
+            kept.append(spaced[start:at])
+            start = at + 1
+    if not kept:
+        return spaced
+    kept.append(spaced[start:])
+    return b"".join(kept)
 
 
 def renderer_version() -> str:
@@ -723,7 +808,7 @@ def markdown_render(text: str) -> str:
             f"content_markdown is not valid Unicode text (a lone surrogate at character {error.start})",
             field="content_markdown",
         ) from None
-    html, cmark_only = _cmark_gfm().render(source)
+    html, cmark_only = _cmark_gfm().render(source, wide=_MAYBE_WIDE.search(text) is not None)
     limit = max(MIN_HTML_LIMIT, MAX_HTML_EXPANSION * len(source))
     if len(html) > limit:
         raise ValidationFailed(
@@ -734,3 +819,45 @@ def markdown_render(text: str) -> str:
     if cmark_only:
         return _sanitize_defused(_defuse_cmark(html))
     return _sanitize_defused(_Defuser(html, max_depth=MAX_NESTING, on_too_deep=_too_deep).run())
+
+
+# --- what a site receives -----------------------------------------------------------------------------------
+
+_LEADING_H1 = re.compile(r"\s*<h1>(.*?)</h1>\s*", re.DOTALL)  # nh3 keeps no attribute on h1
+_SANITIZED_TAG = re.compile(r'<(?:[^>"]|"[^"]*")*>')  # nh3 quotes every attribute value with `"`
+_INLINE_MARKUP = str.maketrans("", "", "*_`~")
+
+
+def _heading_key(text: str) -> str:
+    """A title or heading as compared: compatibility forms folded, whitespace collapsed, case ignored, without
+    Markdown's inline markup characters or trailing punctuation (`Hello, *World*!` matches `hello, world`)."""
+    key = " ".join(unicodedata.normalize("NFKC", text).translate(_INLINE_MARKUP).split()).casefold()
+    end = len(key)
+    while end and (key[end - 1].isspace() or unicodedata.category(key[end - 1])[0] == "P"):
+        end -= 1
+    return key[:end]
+
+
+def html_leading_title_drop(*, html: str, title: str) -> str:
+    """Sanitized HTML without its leading H1 when that heading repeats `title` (compared by `_heading_key`,
+    its inline markup ignored): the theme prints the title already, so the post would show it twice. Any
+    other heading, and an H1 further down, stays."""
+    match = _LEADING_H1.match(html)
+    if match is None:
+        return html
+    heading = html_module.unescape(_SANITIZED_TAG.sub("", match.group(1)))
+    key = _heading_key(title)
+    if not key or _heading_key(heading) != key:
+        return html
+    return html[match.end() :]
+
+
+def post_content_build(*, html: str, title: str, site: SiteConfig | None) -> str:
+    """The content WordPress receives for an article's sanitized HTML, and what the console previews: its
+    leading H1 dropped when it repeats the title (unless the site has `keep_leading_heading`), every `[`
+    neutralized (unless the site has `allow_shortcodes`). `site` None (no longer configured): the defaults."""
+    keep_heading = site.keep_leading_heading if site is not None else SiteConfig.keep_leading_heading
+    allow_shortcodes = site.allow_shortcodes if site is not None else SiteConfig.allow_shortcodes
+    if not keep_heading:
+        html = html_leading_title_drop(html=html, title=title)
+    return html if allow_shortcodes else html_shortcodes_neutralize(html)

@@ -42,6 +42,7 @@ def revision_summary(revision: ArticleRevision) -> dict[str, Any]:
         "number": revision.number,
         "agent": revision.agent_id,
         "title": revision.title,
+        "slug": revision.slug or None,
         "note": revision.note,
         "content_hash": revision.content_hash,
         "created_at": time_iso(revision.created_at),
@@ -51,6 +52,7 @@ def revision_summary(revision: ArticleRevision) -> dict[str, Any]:
 def article_detail(article: Article, revisions: list[ArticleRevision]) -> dict[str, Any]:
     return {
         **article_status(article),
+        "slug": article.slug or None,  # the agent's; None: WordPress's slug of the title (see the permalink)
         "content_markdown": article.content_markdown,
         "content_html": article.content_html,
         "agent_metadata": article.agent_metadata,

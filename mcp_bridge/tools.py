@@ -18,6 +18,7 @@ from articles.idempotency import article_write_idempotent
 from articles.models import Article
 from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX, agent_stats
 from articles.serializers import article_status, article_summary
+from articles.services.validation import SLUG_RULE
 from core.params import DB_INT_MAX
 from mcp_bridge.calls import content_tool_call, tool_call
 from mcp_bridge.identity import current_agent
@@ -41,6 +42,7 @@ IdempotencyKeyArg = Annotated[
         "when an answer was lost. Reusing a key for a different request is refused."
     ),
 ]
+SLUG_HELP = f"The post's URL slug: {SLUG_RULE} (WordPress adds -2 when another post has it)"
 StatusName = Literal["pending_review", "publishing", "published", "publish_failed", "rejected"]
 
 
@@ -67,6 +69,7 @@ def tools_register(server: MCPServer) -> None:
         agent_metadata: Annotated[
             dict[str, Any] | None, Field(description="Any JSON object about the submission, at most 16 KiB")
         ] = None,
+        slug: Annotated[str | None, Field(description=f"{SLUG_HELP}; absent: WordPress's slug of the title")] = None,
         idempotency_key: IdempotencyKeyArg = None,
     ) -> dict[str, Any]:
         """Submit a new article for review. It waits in pending_review until a reviewer approves it."""
@@ -79,6 +82,7 @@ def tools_register(server: MCPServer) -> None:
             category=category,
             target_site=target_site,
             agent_metadata=agent_metadata,
+            slug=slug,
         )
         return article_status(article)
 
@@ -126,6 +130,9 @@ def tools_register(server: MCPServer) -> None:
         tags: Tags = None,
         category: str | None = None,
         note: Annotated[str | None, Field(description="What changed and why (kept with the revision)")] = None,
+        slug: Annotated[
+            str | None, Field(description=f'{SLUG_HELP}; absent keeps it; "" goes back to the slug of the title')
+        ] = None,
         idempotency_key: IdempotencyKeyArg = None,
     ) -> dict[str, Any]:
         """Write a new revision of a pending article: your own, or any with the article:revise scope.
@@ -139,6 +146,7 @@ def tools_register(server: MCPServer) -> None:
             tags=tags,
             category=category,
             note=note,
+            slug=slug,
         )
         return article_with_revisions(article_id=article_id, agent=current_agent())
 

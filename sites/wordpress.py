@@ -240,7 +240,9 @@ class WordPressClient:
         )
 
     def post_update(self, post_id: int, **fields: Any) -> dict:
-        """Change a post's fields; the text fields (`TEXT_FIELDS`) are sent as plain text."""
+        """Change a post's fields; the text fields (`TEXT_FIELDS`) are sent as plain text. A `slug` of ""
+        sent with a public status lets WordPress name the post after its title (`sanitize_title`: a Chinese
+        title percent-encoded); drafts and pending posts keep an empty one until they are published."""
         plain = {name: wordpress_text(value) if name in TEXT_FIELDS else value for name, value in fields.items()}
         return self.request("POST", f"/posts/{int(post_id)}", json=plain)
 

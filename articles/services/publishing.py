@@ -1,5 +1,6 @@
-"""Publishing an approved article to WordPress exactly once: the claim, the post (found by its slug before
-one is created), success, retries, failure, reconciliation and recovery of lost tasks."""
+"""Publishing an approved article to WordPress exactly once: the claim, the post (found by its delivery slug
+before one is created, then by its recorded id), success, retries, failure, reconciliation and recovery of lost
+tasks."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from agents.models import Agent
 from articles.exceptions import InvalidTransition, PublishingBusy
 from articles.models import Article
 from articles.models import ArticleStatus as S
-from articles.rendering import html_shortcodes_neutralize
+from articles.rendering import post_content_build
 from articles.services.transitions import CLAIM_RELEASED, article_transition
 from audit.models import EventType, Severity
 from audit.services import audit_record
@@ -167,19 +168,25 @@ def article_publish_defer(*, article_id: int, delay_seconds: float) -> bool:
     )
 
 
-def article_publish_post_record(*, article_id: int, post_id: int) -> None:
-    """Remember the WordPress post that is the article's, before it is made public: every later attempt
-    and the reconciliation then keep that one and trash any other."""
-    Article.objects.filter(pk=article_id, status=S.PUBLISHING, publish_claimed_by=process_label()).update(
-        wordpress_post_id=post_id
+def article_publish_post_record(*, article_id: int, post_id: int) -> bool:
+    """Remember the WordPress post that is the article's, before it is made public and renamed: every later
+    attempt and the reconciliation then keep that one and trash any other, and find it by this id once it
+    no longer has its delivery slug. False when this worker's claim was taken over: it must then leave the
+    post alone (the worker holding the claim decides which post to keep)."""
+    return bool(
+        Article.objects.filter(pk=article_id, status=S.PUBLISHING, publish_claimed_by=process_label()).update(
+            wordpress_post_id=post_id
+        )
     )
 
 
 def post_slug(article: Article) -> str:
-    """The WordPress slug of an article's post: readable, and fixed by the article and its approved
-    revision, so a retried publish finds the post an earlier attempt created instead of posting again.
-    The short hash over id, creation time and revision keeps it apart from the posts of another
-    wpublisher installation (or an earlier database) that had an article with the same id."""
+    """The delivery slug of an article's post: the slug its draft is created with, fixed by the article and
+    its approved revision, so a retried publish finds a draft an earlier attempt created (drafts keep their
+    exact slug) instead of posting again, and the reconciliation finds drafts that landed late. The post
+    leaves it when it is made public (`_post_ensure_one`). The short hash over id, creation time and
+    revision keeps it apart from the drafts of another wpublisher installation (or an earlier database)
+    that had an article with the same id."""
     from django.utils.text import slugify
 
     stem = slugify(article.title)[:60].strip("-")
@@ -201,8 +208,8 @@ def publish_reconcile_delay(publishing: PublishingSettings) -> float:
 
 
 def _article_posts(client: WordPressClient, article: Article) -> list[dict]:
-    """The posts on WordPress that are this article's: those with its slug, oldest first, and the one
-    recorded for it if the slug no longer finds it."""
+    """The posts on WordPress that are this article's: those with its delivery slug, oldest first, and the
+    one recorded for it if the slug no longer finds it (made public, it has its public slug)."""
     posts = client.posts_find_by_slug(post_slug(article))
     recorded = article.wordpress_post_id
     if recorded and all(int(post["id"]) != recorded for post in posts):
@@ -225,18 +232,24 @@ def _post_duplicate_trash(*, client: WordPressClient, article: Article, post: di
     )
 
 
-def _post_ensure_one(*, client: WordPressClient, article: Article, site: SiteConfig, status: str) -> dict:
+def _post_ensure_one(*, client: WordPressClient, article: Article, site: SiteConfig, status: str) -> dict | None:
     """The article's one post on WordPress, created if there is none yet, every duplicate trashed, and
-    given its final `status`.
+    given its final `status` and public slug. None when another worker took the publish over.
 
     A create whose answer was lost (a timeout, a dropped connection) may still be running on WordPress
-    and land after a later attempt looked. So posts are created as drafts, which are never public, and the
-    post to keep is recorded before it is made public by id: the recorded one, else the oldest. A draft
-    that lands after the lookup is trashed by the reconciliation that follows (`article_post_reconcile`)."""
+    and land after a later attempt looked. So posts are created as drafts with the delivery slug
+    (`post_slug`), which are never public, and the post to keep is recorded before it is made public by
+    id: the recorded one, else the oldest. A draft that lands after the lookup is trashed by the
+    reconciliation that follows (`article_post_reconcile`).
+
+    Making it public renames it in the same update: `slug` becomes the agent's, or "" for WordPress's own
+    slug of the title (WordPress derives it when a post is published without one; a taken slug gets
+    `-2`). From then on the post is found by its recorded id, so the rename waits for the record, and a
+    post that still has the delivery slug is not done yet: a later attempt finishes it."""
     posts = _article_posts(client, article)
     if not posts:
         category = article.category or site.default_category
-        content = article.content_html if site.allow_shortcodes else html_shortcodes_neutralize(article.content_html)
+        content = post_content_build(html=article.content_html, title=article.title, site=site)
         created = client.post_create(
             title=article.title,  # sent as plain text by the client, like category and tag names
             content=content,
@@ -245,29 +258,29 @@ def _post_ensure_one(*, client: WordPressClient, article: Article, site: SiteCon
             categories=client.term_ids("categories", [category] if category else []),
             tags=client.term_ids("tags", list(article.tags or site.default_tags)),
         )
-        article_publish_post_record(article_id=article.pk, post_id=int(created["id"]))
-        article.wordpress_post_id = int(created["id"])
         posts = [created]
     keeper = next((post for post in posts if int(post["id"]) == article.wordpress_post_id), posts[0])
     keeper_id = int(keeper["id"])
     if keeper_id != article.wordpress_post_id:
-        article_publish_post_record(article_id=article.pk, post_id=keeper_id)
+        if not article_publish_post_record(article_id=article.pk, post_id=keeper_id):
+            return None
         article.wordpress_post_id = keeper_id
     for post in posts:
         if int(post["id"]) != keeper_id:
             _post_duplicate_trash(client=client, article=article, post=post, keeper_id=keeper_id)
-    if keeper.get("status") != status:
-        keeper = client.post_update(keeper_id, status=status)
+    if keeper.get("status") != status or keeper.get("slug") == post_slug(article):
+        keeper = client.post_update(keeper_id, status=status, slug=article.slug)
     return keeper
 
 
 def article_publish(*, article_id: int) -> Article | None:
     """Publish an approved article to its WordPress site, exactly once.
 
-    Claims the article (None when there is nothing to do), then talks to WordPress outside any
-    transaction (`_post_ensure_one`). Raises WordPressError, leaving the claim for the caller to
-    release (`article_publish_retry_later`) or give up (`article_publish_fail`), and PublishingBusy when
-    the concurrency limit is reached (nothing was claimed)."""
+    Claims the article (None when there is nothing to do, or when another worker took it over meanwhile),
+    then talks to WordPress outside any transaction (`_post_ensure_one`). Raises WordPressError, leaving
+    the claim for the caller to release (`article_publish_retry_later`) or give up
+    (`article_publish_fail`), and PublishingBusy when the concurrency limit is reached (nothing was
+    claimed)."""
 
     config = config_current()
     publishing = config.publishing
@@ -290,12 +303,15 @@ def article_publish(*, article_id: int) -> Article | None:
             site=site,
             status=publishing.default_status,
         )
+    if post is None:
+        return None
     return article_publish_succeed(article_id=article_id, post_id=int(post["id"]), permalink=post.get("link", ""))
 
 
 def article_post_reconcile(*, article_id: int) -> list[int]:
-    """Trash the posts of a published article other than the one it was published as: drafts that
-    creates whose answer was lost left on WordPress after the publish settled. Returns their ids."""
+    """Trash the posts of a published article other than the one it was published as: drafts with its
+    delivery slug that creates whose answer was lost left on WordPress after the publish settled (the post it
+    was published as no longer has that slug, and is excluded by id besides). Returns their ids."""
 
     article = Article.objects.filter(pk=article_id, status=S.PUBLISHED, wordpress_post_id__isnull=False).first()
     config = config_current()

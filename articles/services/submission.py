@@ -23,6 +23,7 @@ from articles.services.validation import (
     metadata_clean,
     revision_hash,
     site_resolve,
+    slug_clean,
     tags_clean,
     text_clean,
     title_clean,
@@ -74,6 +75,7 @@ def article_submit(
     category: Any = None,
     target_site: Any = None,
     agent_metadata: Any = None,
+    slug: Any = None,
 ) -> Article:
     """A new article awaiting review, with its first revision. Bad input raises and writes nothing."""
     scope_require(agent, Scope.SUBMIT)
@@ -82,10 +84,13 @@ def article_submit(
     content_markdown = content_clean(content_markdown, limits)
     tags = tags_clean(tags, limits)
     category = category_clean(category)
+    slug = slug_clean(slug)
     metadata = metadata_clean(agent_metadata, limits)
     site_id = site_resolve(agent, target_site)
     html = markdown_render(content_markdown)
-    content_hash = revision_hash(title=title, content_markdown=content_markdown, tags=tags, category=category)
+    content_hash = revision_hash(
+        title=title, content_markdown=content_markdown, tags=tags, category=category, slug=slug
+    )
     with transaction.atomic():
         _quota_take(agent=agent, stored_bytes=len(content_markdown.encode("utf-8")), submission=True, limits=limits)
         article = Article.objects.create(
@@ -94,6 +99,7 @@ def article_submit(
             content_html=html,
             tags=tags,
             category=category,
+            slug=slug,
             submitting_agent=agent,
             target_site_id=site_id,
             agent_metadata=metadata,
@@ -106,6 +112,7 @@ def article_submit(
             content_markdown=content_markdown,
             tags=tags,
             category=category,
+            slug=slug,
             content_hash=content_hash,
             agent=agent,
             note="submitted",
@@ -139,9 +146,10 @@ def article_revise(
     tags: Any = None,
     category: Any = None,
     note: Any = None,
+    slug: Any = None,
 ) -> Article:
     """A new revision of a pending article, by its submitter or an agent holding article:revise.
-    Fields left as None keep their current value."""
+    Fields left as None keep their current value (a `slug` of "" goes back to the title's)."""
     article = article_for_agent(agent=agent, article_id=article_id)
     article_revise_check(agent=agent, article=article)
     limits = system_limits()
@@ -149,8 +157,11 @@ def article_revise(
     new_content = article.content_markdown if content_markdown is None else content_clean(content_markdown, limits)
     new_tags = article.tags if tags is None else tags_clean(tags, limits)
     new_category = article.category if category is None else category_clean(category)
+    new_slug = article.slug if slug is None else slug_clean(slug)
     note = text_clean(note, field="note", limit=NOTE_MAX)
-    new_hash = revision_hash(title=new_title, content_markdown=new_content, tags=new_tags, category=new_category)
+    new_hash = revision_hash(
+        title=new_title, content_markdown=new_content, tags=new_tags, category=new_category, slug=new_slug
+    )
     if new_hash == article.content_hash:
         raise ValidationFailed("the revision changes nothing", field="content_markdown")
     number = article.revision_number + 1
@@ -168,6 +179,7 @@ def article_revise(
                 "content_html": html,
                 "tags": new_tags,
                 "category": new_category,
+                "slug": new_slug,
                 "revision_number": number,
                 "content_hash": new_hash,
             },
@@ -183,6 +195,7 @@ def article_revise(
             content_markdown=new_content,
             tags=new_tags,
             category=new_category,
+            slug=new_slug,
             content_hash=new_hash,
             agent=agent,
             note=note,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,6 +19,14 @@ from sites.selectors import site_active_ids
 TITLE_MAX = 200
 CATEGORY_MAX = 100
 NOTE_MAX = 500
+SLUG_MAX = 200
+SLUG_RULE = (
+    f"1 to {SLUG_MAX} lowercase letters (of any script), digits and single hyphens, "
+    "starting and ending with a letter or digit"
+)
+# Unicode categories a slug may use besides "-": lowercase and caseless letters (with the combining marks of
+# scripts such as Devanagari) and decimal digits. WordPress percent-encodes the non-ASCII ones in the URL.
+_SLUG_CATEGORIES = frozenset({"Ll", "Lm", "Lo", "Mn", "Mc", "Nd"})
 REASON_MAX = 2000
 
 
@@ -91,6 +100,29 @@ def category_clean(category: Any) -> str:
     return _plain_term_name(category, field="category")
 
 
+def slug_clean(slug: Any) -> str:
+    """The post slug an agent sets, as WordPress will keep it (it would lowercase, merge and trim hyphens, so
+    such a slug is refused rather than changed); "" or None for none: WordPress's slug of the title."""
+    if slug is None:
+        return ""
+    if not isinstance(slug, str):
+        raise ValidationFailed("slug must be a string", field="slug")
+    if slug == "":
+        return ""
+    valid = (
+        len(slug) <= SLUG_MAX
+        and all(ch == "-" or unicodedata.category(ch) in _SLUG_CATEGORIES for ch in slug)
+        and not slug.startswith("-")
+        and not slug.endswith("-")
+        and "--" not in slug
+        and unicodedata.category(slug[0]) not in ("Mn", "Mc")
+    )
+    if not valid:
+        shown = slug if len(slug) <= 40 else slug[:40] + "…"
+        raise ValidationFailed(f"slug must be {SLUG_RULE} (got {shown!r})", field="slug")
+    return slug
+
+
 def metadata_clean(metadata: Any, limits: SystemSettings) -> dict:
     if metadata is None:
         return {}
@@ -144,6 +176,8 @@ def site_resolve(agent: Agent, site_id: Any) -> str:
     return site_id
 
 
-def revision_hash(*, title: str, content_markdown: str, tags: Iterable[str], category: str) -> str:
-    canonical = json.dumps([title, content_markdown, list(tags), category], ensure_ascii=False)
+def revision_hash(*, title: str, content_markdown: str, tags: Iterable[str], category: str, slug: str = "") -> str:
+    # The slug joins only when set, so the hashes of revisions without one stay as they were.
+    fields = [title, content_markdown, list(tags), category, *([slug] if slug else [])]
+    canonical = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

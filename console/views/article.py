@@ -14,8 +14,11 @@ from agents.actors import Actor
 from articles import selectors, services
 from articles.exceptions import ArticleNotFound
 from articles.models import Article
+from articles.rendering import post_content_build
 from audit.selectors import audit_log_for_article
 from console.pages import is_htmx, render_page, reviewer_required, run_action
+from core.config.state import config_current
+from core.config.types import ConfigInvalid, SiteConfig
 from core.exceptions import ValidationFailed
 from core.params import int_check, param_int
 
@@ -45,6 +48,14 @@ def _revision_diff(article: Article, first: int, second: int) -> list[tuple[str,
     return [(kinds.get(line[:1], "same"), line) for line in lines]
 
 
+def _target_site(article: Article) -> SiteConfig | None:
+    """The article's site as configured now (None when it is not, or no configuration runs)."""
+    try:
+        return config_current().site(article.target_site_id)
+    except ConfigInvalid:
+        return None
+
+
 def _live_url(article: Article, *, opened: int, first: int | None, second: int | None) -> str:
     """Where the page's live region refreshes itself from: the page, remembering the status it shows (its
     messages stay while that holds), the revision it was opened at (to say when it was revised since) and the
@@ -72,6 +83,8 @@ def _article_context(request: HttpRequest, article_id: int) -> dict:
     opened = param_int(request.GET, "opened", default=article.revision_number, minimum=1)
     return {
         "article": article,
+        # What the site receives, through the function publishing sends it with.
+        "preview_html": post_content_build(html=article.content_html, title=article.title, site=_target_site(article)),
         "progress": selectors.article_publish_progress(articles=[article]).get(article.pk),
         "revised_since_opened": opened < article.revision_number,
         # A refresh keeps the messages shown (e.g. "approved; publishing") until the status changes.

@@ -738,6 +738,7 @@ def _site_read(node: _Node, environ: Mapping[str, str]) -> SiteConfig:
         ),
         is_default=node.boolean("default", False),
         allow_shortcodes=node.boolean("allow_shortcodes", _default(SiteConfig, "allow_shortcodes")),
+        keep_leading_heading=node.boolean("keep_leading_heading", _default(SiteConfig, "keep_leading_heading")),
     )
     pool.finish()
     node.finish()

@@ -85,6 +85,9 @@ class SiteConfig:
     # False: every `[` of the HTML sent to the site is written `&#91;`, so WordPress runs no shortcode
     # (`[embed]` would make the site fetch a URL) and readers see the brackets as written.
     allow_shortcodes: bool = False
+    # False: Markdown that starts with an H1 repeating the article's title is sent without it (the theme
+    # prints the title; the post would show it twice).
+    keep_leading_heading: bool = False
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,8 @@ def test_lists_are_sane_and_keep_their_start():
     assert markdown_render("3. x\n4. y") == '<ol start="3">\n<li>x</li>\n<li>y</li>\n</ol>'
 
 
-def test_a_soft_line_break_stays_a_newline_and_two_spaces_make_a_break():
-    assert markdown_render("line one\nline two") == "<p>line one\nline two</p>"
+def test_a_soft_line_break_reads_as_a_space_and_two_spaces_make_a_break():
+    assert markdown_render("line one\nline two") == "<p>line one line two</p>"  # issue 16: no newline for wpautop
     assert markdown_render("line one  \nline two") == "<p>line one<br>\nline two</p>"
 
 

@@ -106,7 +106,7 @@ def test_an_unknown_argument_is_refused_and_nothing_is_written(as_agent):
     text = tool_error(as_agent, "submit_article", arguments)
     assert text == (
         "VALIDATION_ERROR: status: unknown argument; allowed: title, content_markdown, tags, category, "
-        "target_site, agent_metadata, idempotency_key"
+        "target_site, agent_metadata, slug, idempotency_key"
     )
     assert not Article.objects.exists()
 

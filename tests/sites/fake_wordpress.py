@@ -72,8 +72,11 @@ class FakeWordPress:
 
     def _settle_slug(self, post: dict) -> None:
         """What WordPress does with a slug: drafts keep the one they were given, even if taken; a post made
-        public gets a free one (a taken slug is suffixed)."""
+        public gets a free one (a taken slug is suffixed), named after its title when it has none (ASCII
+        titles only: WordPress's `sanitize_title` percent-encodes the rest)."""
         if post.get("status", "draft") not in ("draft", "pending"):
+            if not post.get("slug"):
+                post["slug"] = re.sub(r"[^a-z0-9]+", "-", html.unescape(post.get("title", "")).lower()).strip("-")
             while any(p["slug"] == post["slug"] and p["id"] != post["id"] for p in self.posts):
                 post["slug"] += "-2"
         post["link"] = f"http://wp.test/{post['slug']}/"
