@@ -12,6 +12,12 @@ class ArticleStatus(models.TextChoices):
     REJECTED = "rejected", "rejected"
 
 
+def _category_names(categories: list[str], category: str) -> list[str]:
+    """The categories the agent set: `categories` (`category` is its first), or for an article from before
+    there were several, `category` alone."""
+    return list(categories) or ([category] if category else [])
+
+
 class Article(models.Model):
     title = models.CharField(max_length=200)
     content_markdown = models.TextField()
@@ -23,6 +29,16 @@ class Article(models.Model):
         blank=True,
         default="",
         help_text="The post's URL slug the agent set; empty: WordPress's own slug of the title",
+    )
+    excerpt = models.CharField(max_length=1000, blank=True, default="", help_text="The post's excerpt, plain text")
+    categories = models.JSONField(
+        default=list, blank=True, help_text="Every category the agent set, `category` first; empty: the site's"
+    )
+    post_status = models.CharField(
+        max_length=20, blank=True, default="", help_text="The WordPress status the agent asked for; empty: the site's"
+    )
+    publish_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the post goes public (published as a future post); empty: at once"
     )
     status = models.CharField(max_length=20, choices=ArticleStatus.choices, default=ArticleStatus.PENDING_REVIEW)
 
@@ -85,6 +101,10 @@ class Article(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
 
+    @property
+    def category_names(self) -> list[str]:
+        return _category_names(self.categories, self.category)
+
 
 class ArticleRevision(models.Model):
     """Every version of an article, with who wrote it: a writer drafts, an SEO agent revises."""
@@ -96,6 +116,10 @@ class ArticleRevision(models.Model):
     tags = models.JSONField(default=list, blank=True)
     category = models.CharField(max_length=100, blank=True, default="")
     slug = models.CharField(max_length=200, blank=True, default="")
+    excerpt = models.CharField(max_length=1000, blank=True, default="")
+    categories = models.JSONField(default=list, blank=True)
+    post_status = models.CharField(max_length=20, blank=True, default="")
+    publish_at = models.DateTimeField(null=True, blank=True)
     content_hash = models.CharField(max_length=64)
     agent = models.ForeignKey("agents.Agent", on_delete=models.PROTECT, null=True, blank=True, related_name="revisions")
     note = models.CharField(max_length=500, blank=True, default="")
@@ -107,6 +131,10 @@ class ArticleRevision(models.Model):
 
     def __str__(self) -> str:
         return f"article {self.article_id} revision {self.number}"
+
+    @property
+    def category_names(self) -> list[str]:
+        return _category_names(self.categories, self.category)
 
 
 class IdempotencyKey(models.Model):

@@ -26,7 +26,8 @@ as readers expect, since WordPress's auto-paragraphing would turn a newline left
 `<br>`; code blocks keep their newlines. Raw HTML is passed on as written, newlines included.
 
 What a site receives (`post_content_build`) is that HTML without a leading H1 that repeats the post's title (the
-theme prints the title), unless the site keeps it, and with shortcodes neutralized unless the site allows them.
+theme prints the title), unless the site keeps it, and with shortcodes neutralized unless the site allows them,
+written as WordPress core blocks unless the site's `content_format` is `html` (articles/blocks.py).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import nh3
 from cmarkgfm import _cmark
 from cmarkgfm.cmark import Options
 
+from articles.blocks import blocks_serialize
 from core.config.types import SiteConfig
 from core.exceptions import ValidationFailed
 
@@ -855,9 +857,14 @@ def html_leading_title_drop(*, html: str, title: str) -> str:
 def post_content_build(*, html: str, title: str, site: SiteConfig | None) -> str:
     """The content WordPress receives for an article's sanitized HTML, and what the console previews: its
     leading H1 dropped when it repeats the title (unless the site has `keep_leading_heading`), every `[`
-    neutralized (unless the site has `allow_shortcodes`). `site` None (no longer configured): the defaults."""
+    neutralized (unless the site has `allow_shortcodes`), written as core block markup (unless the site's
+    `content_format` is `html`; block comments show nothing in a browser). `site` None (no longer
+    configured): the defaults."""
     keep_heading = site.keep_leading_heading if site is not None else SiteConfig.keep_leading_heading
     allow_shortcodes = site.allow_shortcodes if site is not None else SiteConfig.allow_shortcodes
+    content_format = site.content_format if site is not None else SiteConfig.content_format
     if not keep_heading:
         html = html_leading_title_drop(html=html, title=title)
-    return html if allow_shortcodes else html_shortcodes_neutralize(html)
+    if not allow_shortcodes:
+        html = html_shortcodes_neutralize(html)
+    return blocks_serialize(html=html) if content_format == "blocks" else html

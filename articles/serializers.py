@@ -17,6 +17,7 @@ def article_summary(article: Article) -> dict[str, Any]:
         "target_site": article.target_site_id,
         "tags": article.tags,
         "category": article.category,
+        "categories": article.category_names,
         "revision": article.revision_number,
         "wordpress_post_id": article.wordpress_post_id,
         "wordpress_permalink": article.wordpress_permalink or None,
@@ -34,6 +35,8 @@ def article_status(article: Article) -> dict[str, Any]:
         "rejection_reason": article.rejection_reason or None,
         "reviewed_at": time_iso(article.reviewed_at),
         "published_at": time_iso(article.published_at),
+        "post_status": article.post_status or None,  # the WordPress status asked for; None: the site's
+        "scheduled_for": time_iso(article.publish_at),  # publish_at: the post goes public then, not before
     }
 
 
@@ -43,6 +46,10 @@ def revision_summary(revision: ArticleRevision) -> dict[str, Any]:
         "agent": revision.agent_id,
         "title": revision.title,
         "slug": revision.slug or None,
+        "excerpt": revision.excerpt or None,
+        "categories": revision.category_names,
+        "post_status": revision.post_status or None,
+        "scheduled_for": time_iso(revision.publish_at),
         "note": revision.note,
         "content_hash": revision.content_hash,
         "created_at": time_iso(revision.created_at),
@@ -53,6 +60,7 @@ def article_detail(article: Article, revisions: list[ArticleRevision]) -> dict[s
     return {
         **article_status(article),
         "slug": article.slug or None,  # the agent's; None: WordPress's slug of the title (see the permalink)
+        "excerpt": article.excerpt or None,
         "content_markdown": article.content_markdown,
         "content_html": article.content_html,
         "agent_metadata": article.agent_metadata,

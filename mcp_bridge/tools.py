@@ -18,7 +18,7 @@ from articles.idempotency import article_write_idempotent
 from articles.models import Article
 from articles.selectors import LIST_LIMIT_MAX, OFFSET_MAX, agent_stats
 from articles.serializers import article_status, article_summary
-from articles.services.validation import SLUG_RULE
+from articles.services.validation import CATEGORIES_MAX, EXCERPT_MAX, PUBLISH_AT_RULE, SLUG_RULE
 from core.params import DB_INT_MAX
 from mcp_bridge.calls import content_tool_call, tool_call
 from mcp_bridge.identity import current_agent
@@ -43,6 +43,15 @@ IdempotencyKeyArg = Annotated[
     ),
 ]
 SLUG_HELP = f"The post's URL slug: {SLUG_RULE} (WordPress adds -2 when another post has it)"
+EXCERPT_HELP = f"The post's excerpt: plain text, at most {EXCERPT_MAX} characters"
+CATEGORIES_HELP = f"Category names, at most {CATEGORIES_MAX} (give this or category, not both)"
+POST_STATUS_HELP = (
+    "The WordPress status of the post: publish, draft, pending or private, as the site's allowed_statuses permit"
+)
+PUBLISH_AT_HELP = (
+    f"When the post goes public: {PUBLISH_AT_RULE}, in the future. Approved before then, it is published "
+    "as a scheduled (future) post; get_article_status shows it as scheduled_for"
+)
 StatusName = Literal["pending_review", "publishing", "published", "publish_failed", "rejected"]
 
 
@@ -70,6 +79,14 @@ def tools_register(server: MCPServer) -> None:
             dict[str, Any] | None, Field(description="Any JSON object about the submission, at most 16 KiB")
         ] = None,
         slug: Annotated[str | None, Field(description=f"{SLUG_HELP}; absent: WordPress's slug of the title")] = None,
+        excerpt: Annotated[str | None, Field(description=EXCERPT_HELP)] = None,
+        categories: Annotated[
+            list[str] | None, Field(description=f"{CATEGORIES_HELP}; absent: the site's default category")
+        ] = None,
+        status: Annotated[
+            str | None, Field(description=f"{POST_STATUS_HELP}; absent: the site's publishing.default_status")
+        ] = None,
+        publish_at: Annotated[str | None, Field(description=PUBLISH_AT_HELP)] = None,
         idempotency_key: IdempotencyKeyArg = None,
     ) -> dict[str, Any]:
         """Submit a new article for review. It waits in pending_review until a reviewer approves it."""
@@ -83,6 +100,10 @@ def tools_register(server: MCPServer) -> None:
             target_site=target_site,
             agent_metadata=agent_metadata,
             slug=slug,
+            excerpt=excerpt,
+            categories=categories,
+            status=status,
+            publish_at=publish_at,
         )
         return article_status(article)
 
@@ -133,6 +154,16 @@ def tools_register(server: MCPServer) -> None:
         slug: Annotated[
             str | None, Field(description=f'{SLUG_HELP}; absent keeps it; "" goes back to the slug of the title')
         ] = None,
+        excerpt: Annotated[str | None, Field(description=f'{EXCERPT_HELP}; absent keeps it; "" removes it')] = None,
+        categories: Annotated[
+            list[str] | None, Field(description=f"{CATEGORIES_HELP}; absent keeps them; [] for the site's default")
+        ] = None,
+        status: Annotated[
+            str | None, Field(description=f'{POST_STATUS_HELP}; absent keeps it; "" for the site\'s default')
+        ] = None,
+        publish_at: Annotated[
+            str | None, Field(description=f'{PUBLISH_AT_HELP}; absent keeps it; "" publishes at once')
+        ] = None,
         idempotency_key: IdempotencyKeyArg = None,
     ) -> dict[str, Any]:
         """Write a new revision of a pending article: your own, or any with the article:revise scope.
@@ -147,6 +178,10 @@ def tools_register(server: MCPServer) -> None:
             category=category,
             note=note,
             slug=slug,
+            excerpt=excerpt,
+            categories=categories,
+            status=status,
+            publish_at=publish_at,
         )
         return article_with_revisions(article_id=article_id, agent=current_agent())
 

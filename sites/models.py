@@ -43,6 +43,12 @@ class Site(models.Model):
     health_latency_ms = models.FloatField(null=True, blank=True)
     last_health_check = models.DateTimeField(null=True, blank=True)
     health_check_queued_at = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="The site's time zone as WordPress last said (an IANA name, or UTC+5:30); empty: not read yet",
+    )
     total_posts_published = models.PositiveIntegerField(default=0)
     total_publish_failures = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,9 @@ from core.config.types import SiteConfig
 from sites.events import site_health_event_send
 from sites.exceptions import SiteNotFound, WordPressError
 from sites.models import HEALTH_WORDS, HealthStatus, Site, SiteHealthSample
-from sites.wordpress import NOT_WORDPRESS, time_budget, wordpress_client
+from sites.wordpress import NOT_WORDPRESS, WordPressClient, time_budget, wordpress_client
+
+logger = logging.getLogger(__name__)
 
 # How an audit row rates a site's new health status.
 HEALTH_SEVERITY: dict[str, Severity] = {HealthStatus.ERROR: Severity.ERROR, HealthStatus.WARNING: Severity.WARNING}
@@ -118,9 +121,10 @@ def site_health_check(*, site_id: str) -> Site:
     if site is None or spec is None or not site.is_active:
         raise SiteNotFound(site_id)
     client = wordpress_client(spec, timeout=config.publishing.timeout)
+    budget = min(HEALTH_CHECK_TIMEOUT, config.publishing.timeout)
     started = time.perf_counter()
     try:
-        with time_budget(min(HEALTH_CHECK_TIMEOUT, config.publishing.timeout)):
+        with time_budget(budget):
             user = client.me()
     except WordPressError as error:
         status, message, detail = _health_from_error(error), error.reason, error.message
@@ -135,7 +139,23 @@ def site_health_check(*, site_id: str) -> Site:
         else:
             status, message = HealthStatus.HEALTHY, f"authenticated as {spec.username}"
     latency_ms = round((time.perf_counter() - started) * 1000, 1)
+    if status != HealthStatus.ERROR and not detail:  # it answered as WordPress with our user
+        _site_time_zone_refresh(site=site, client=client, budget=budget)
     return _site_health_record(site=site, status=status, message=message, detail=detail, latency_ms=latency_ms)
+
+
+def _site_time_zone_refresh(*, site: Site, client: WordPressClient, budget: float) -> None:
+    """Store the site's time zone as WordPress says now (Settings > General may change it); a read that
+    fails keeps the last one, and says nothing about the site's health."""
+    try:
+        with time_budget(budget):
+            zone = client.time_zone()
+    except WordPressError as error:
+        logger.info("site %s: its time zone was not read: %s", site.pk, error.message)
+        return
+    if zone != site.time_zone:
+        Site.objects.filter(pk=site.pk).update(time_zone=zone)
+        site.time_zone = zone
 
 
 def _site_health_record(*, site: Site, status: str, message: str, latency_ms: float, detail: str = "") -> Site:

@@ -13,12 +13,15 @@ Every text field sent to WordPress (post title, category and tag names) leaves a
 from __future__ import annotations
 
 import html
+import re
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import requests
 
@@ -36,6 +39,8 @@ PERMANENT_WP_CODES = frozenset({"empty_term_name", "invalid_taxonomy"})
 # Post fields WordPress takes as text (HTML allowed): sent through `wordpress_text`.
 TEXT_FIELDS = frozenset({"title", "excerpt"})
 NOT_WORDPRESS = "not a WordPress REST API"
+# A site's time zone given as an offset (WordPress's "UTC+5:30" choices), as `time_zone_name` writes it.
+_OFFSET_ZONE = re.compile(r"UTC(?:([+-])(\d{1,2})(?::(\d{2}))?)?")
 
 # When set, the monotonic time by which the current unit of work (one publish) must be done: each request
 # gets only the time that is left, so a publish never outlives its budget (see `time_budget`).
@@ -83,8 +88,11 @@ class WordPressClient:
             )
         return min(self.timeout, remaining)
 
-    def request(self, method: str, path: str, *, params: dict | None = None, json: Any = None) -> Any:
-        url = self.site.api_url + path
+    def request(
+        self, method: str, path: str, *, params: dict | None = None, json: Any = None, root: bool = False
+    ) -> Any:
+        """`path` under api_url (`/wp-json/wp/v2`), or under the REST index (`/wp-json`) when `root`."""
+        url = (self.site.api_url.removesuffix("/wp/v2") if root else self.site.api_url) + path
         read_timeout = self._read_timeout()
         with self._lock:
             if time.monotonic() - self._last_used > self.site.idle_timeout:
@@ -172,6 +180,20 @@ class WordPressClient:
     def me(self) -> dict:
         return self.request("GET", "/users/me", params={"context": "edit"})
 
+    def time_zone(self) -> str:
+        """The site's time zone (Settings > General) as its REST index says: an IANA name
+        (`timezone_string`), else its fixed offset (`gmt_offset`) as "UTC+5:30" ("UTC" for none)."""
+        index = self.request("GET", "/", params={"_fields": "timezone_string,gmt_offset"}, root=True)
+        name = time_zone_name(index) if isinstance(index, dict) else None
+        if name is None:
+            raise WordPressError(
+                f"site {self.site.id}: its REST index names no time zone (timezone_string, gmt_offset): "
+                f"{str(index)[:200]!r}",
+                retryable=False,
+                reason=NOT_WORDPRESS,
+            )
+        return name
+
     def term_ids(self, kind: str, names: list[str]) -> list[int]:
         """Ids for category or tag names: found by name or slug, created when missing. WordPress drops
         unknown ids and rejects names in posts, so posts always carry ids."""
@@ -224,20 +246,32 @@ class WordPressClient:
         return None if post.get("status") == "trash" else post
 
     def post_create(
-        self, *, title: str, content: str, status: str, slug: str, categories: list[int], tags: list[int]
+        self,
+        *,
+        title: str,
+        content: str,
+        status: str,
+        slug: str,
+        categories: list[int],
+        tags: list[int],
+        excerpt: str = "",
+        date_gmt: datetime | None = None,
     ) -> dict:
-        return self.request(
-            "POST",
-            "/posts",
-            json={
-                "title": wordpress_text(title),
-                "content": content,
-                "status": status,
-                "slug": slug,
-                "categories": categories,
-                "tags": tags,
-            },
-        )
+        """A new post. `excerpt` is plain text, like the title; `date_gmt` dates it (a post made public
+        with a date ahead becomes a future post, published by WordPress then)."""
+        fields: dict[str, Any] = {
+            "title": wordpress_text(title),
+            "content": content,
+            "status": status,
+            "slug": slug,
+            "categories": categories,
+            "tags": tags,
+        }
+        if excerpt:
+            fields["excerpt"] = wordpress_text(excerpt)
+        if date_gmt is not None:
+            fields["date_gmt"] = date_gmt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return self.request("POST", "/posts", json=fields)
 
     def post_update(self, post_id: int, **fields: Any) -> dict:
         """Change a post's fields; the text fields (`TEXT_FIELDS`) are sent as plain text. A `slug` of ""
@@ -258,6 +292,39 @@ def wordpress_text(text: str) -> str:
     `unfiltered_html`, so markup there would run on the public page) and stores a term name escaped by its
     `pre_term_name` filters, which leave entities as they are. Either way readers see exactly `text`."""
     return html.escape(text, quote=True)
+
+
+def time_zone_name(index: dict) -> str | None:
+    """A site's zone from its REST index: `timezone_string` when it names a zone, else `gmt_offset` (hours,
+    a number or a numeric string, 5.5 for +5:30) as "UTC+5:30"; None when neither is usable."""
+    named = index.get("timezone_string")
+    if isinstance(named, str) and named and time_zone_info(named) is not None:
+        return named
+    try:
+        hours = float(index.get("gmt_offset"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if not -14 <= hours <= 14:
+        return None
+    minutes = round(abs(hours) * 60)
+    if minutes == 0:
+        return "UTC"
+    sign = "-" if hours < 0 else "+"
+    return f"UTC{sign}{minutes // 60}" + (f":{minutes % 60:02d}" if minutes % 60 else "")
+
+
+def time_zone_info(name: str) -> tzinfo | None:
+    """The zone a `time_zone_name` names (an IANA zone or "UTC+5:30"); None when it names none known here."""
+    if offset := _OFFSET_ZONE.fullmatch(name):
+        sign, hours, minutes = offset.groups()
+        if sign is None:
+            return UTC
+        delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        return timezone(-delta if sign == "-" else delta, name)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 def _same_term(term: dict, name: str) -> bool:

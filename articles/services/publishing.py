@@ -17,6 +17,7 @@ from articles.models import Article
 from articles.models import ArticleStatus as S
 from articles.rendering import post_content_build
 from articles.services.transitions import CLAIM_RELEASED, article_transition
+from articles.services.validation import SCHEDULED_STATUS
 from audit.models import EventType, Severity
 from audit.services import audit_record
 from core.config.state import config_current
@@ -195,6 +196,21 @@ def post_slug(article: Article) -> str:
     return f"{stem}-{suffix}" if stem else f"article-{suffix}"
 
 
+# WordPress's status of a post dated ahead, and how far ahead: a post dated less than this ahead is published
+# at once (`wp_insert_post`).
+FUTURE = "future"
+FUTURE_MARGIN = timedelta(minutes=1)
+
+
+def post_status_final(*, article: Article, default: str, now: datetime) -> str:
+    """The WordPress status an article's post ends with: the one it asked for, else `default`
+    (publishing.default_status); "future" while its `publish_at` is still ahead, so WordPress publishes it
+    then. Approved after that time, it is published at once (and dated now: its draft is created undated)."""
+    if article.publish_at is not None:
+        return FUTURE if article.publish_at - now >= FUTURE_MARGIN else SCHEDULED_STATUS
+    return article.post_status or default
+
+
 def publish_claim_stale_after(publishing: PublishingSettings) -> timedelta:
     """How old a claim must be before another worker may take it over: a publish gives up by itself after
     `publishing.timeout` seconds (its WordPress calls share that budget), plus a margin for bookkeeping."""
@@ -255,8 +271,10 @@ def _post_ensure_one(*, client: WordPressClient, article: Article, site: SiteCon
             content=content,
             status="draft",
             slug=post_slug(article),
-            categories=client.term_ids("categories", [category] if category else []),
+            categories=client.term_ids("categories", article.category_names or ([category] if category else [])),
             tags=client.term_ids("tags", list(article.tags or site.default_tags)),
+            excerpt=article.excerpt,
+            date_gmt=article.publish_at if status == FUTURE else None,
         )
         posts = [created]
     keeper = next((post for post in posts if int(post["id"]) == article.wordpress_post_id), posts[0])
@@ -301,7 +319,7 @@ def article_publish(*, article_id: int) -> Article | None:
             client=wordpress_client(site, timeout=publishing.timeout),
             article=article,
             site=site,
-            status=publishing.default_status,
+            status=post_status_final(article=article, default=publishing.default_status, now=timezone.now()),
         )
     if post is None:
         return None

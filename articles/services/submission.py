@@ -18,9 +18,13 @@ from articles.rendering import markdown_render
 from articles.services.transitions import article_transition
 from articles.services.validation import (
     NOTE_MAX,
-    category_clean,
+    categories_clean,
     content_clean,
+    excerpt_clean,
     metadata_clean,
+    post_status_check,
+    post_status_clean,
+    publish_at_clean,
     revision_hash,
     site_resolve,
     slug_clean,
@@ -76,20 +80,33 @@ def article_submit(
     target_site: Any = None,
     agent_metadata: Any = None,
     slug: Any = None,
+    excerpt: Any = None,
+    categories: Any = None,
+    status: Any = None,
+    publish_at: Any = None,
 ) -> Article:
-    """A new article awaiting review, with its first revision. Bad input raises and writes nothing."""
+    """A new article awaiting review, with its first revision. Bad input raises and writes nothing.
+    `category` (one name) and `categories` (a list) are two ways to give its categories, not both."""
     scope_require(agent, Scope.SUBMIT)
     limits = system_limits()
     title = title_clean(title)
     content_markdown = content_clean(content_markdown, limits)
     tags = tags_clean(tags, limits)
-    category = category_clean(category)
+    category_names = categories_clean(categories=categories, category=category) or []
     slug = slug_clean(slug)
+    post: dict[str, Any] = {
+        "excerpt": excerpt_clean(excerpt),
+        "categories": category_names,
+        "post_status": post_status_clean(status),
+        "publish_at": publish_at_clean(publish_at, now=timezone.now()),
+    }
     metadata = metadata_clean(agent_metadata, limits)
     site_id = site_resolve(agent, target_site)
+    post_status_check(post_status=post["post_status"], publish_at=post["publish_at"], site_id=site_id)
+    category = category_names[0] if category_names else ""
     html = markdown_render(content_markdown)
     content_hash = revision_hash(
-        title=title, content_markdown=content_markdown, tags=tags, category=category, slug=slug
+        title=title, content_markdown=content_markdown, tags=tags, category=category, slug=slug, **post
     )
     with transaction.atomic():
         _quota_take(agent=agent, stored_bytes=len(content_markdown.encode("utf-8")), submission=True, limits=limits)
@@ -100,6 +117,7 @@ def article_submit(
             tags=tags,
             category=category,
             slug=slug,
+            **post,
             submitting_agent=agent,
             target_site_id=site_id,
             agent_metadata=metadata,
@@ -113,6 +131,7 @@ def article_submit(
             tags=tags,
             category=category,
             slug=slug,
+            **post,
             content_hash=content_hash,
             agent=agent,
             note="submitted",
@@ -147,20 +166,35 @@ def article_revise(
     category: Any = None,
     note: Any = None,
     slug: Any = None,
+    excerpt: Any = None,
+    categories: Any = None,
+    status: Any = None,
+    publish_at: Any = None,
 ) -> Article:
     """A new revision of a pending article, by its submitter or an agent holding article:revise.
-    Fields left as None keep their current value (a `slug` of "" goes back to the title's)."""
+    Fields left as None keep their current value ("" clears a `slug`, `excerpt`, `status` or `publish_at`:
+    the title's slug, no excerpt, the site's status, at once; `category` or `categories` replaces the
+    categories)."""
     article = article_for_agent(agent=agent, article_id=article_id)
     article_revise_check(agent=agent, article=article)
     limits = system_limits()
     new_title = article.title if title is None else title_clean(title)
     new_content = article.content_markdown if content_markdown is None else content_clean(content_markdown, limits)
     new_tags = article.tags if tags is None else tags_clean(tags, limits)
-    new_category = article.category if category is None else category_clean(category)
+    given_categories = categories_clean(categories=categories, category=category)
+    new_categories = article.category_names if given_categories is None else given_categories
+    new_category = new_categories[0] if new_categories else ""
     new_slug = article.slug if slug is None else slug_clean(slug)
+    post: dict[str, Any] = {
+        "excerpt": article.excerpt if excerpt is None else excerpt_clean(excerpt),
+        "categories": new_categories,
+        "post_status": article.post_status if status is None else post_status_clean(status),
+        "publish_at": article.publish_at if publish_at is None else publish_at_clean(publish_at, now=timezone.now()),
+    }
+    post_status_check(post_status=post["post_status"], publish_at=post["publish_at"], site_id=article.target_site_id)
     note = text_clean(note, field="note", limit=NOTE_MAX)
     new_hash = revision_hash(
-        title=new_title, content_markdown=new_content, tags=new_tags, category=new_category, slug=new_slug
+        title=new_title, content_markdown=new_content, tags=new_tags, category=new_category, slug=new_slug, **post
     )
     if new_hash == article.content_hash:
         raise ValidationFailed("the revision changes nothing", field="content_markdown")
@@ -180,6 +214,7 @@ def article_revise(
                 "tags": new_tags,
                 "category": new_category,
                 "slug": new_slug,
+                **post,
                 "revision_number": number,
                 "content_hash": new_hash,
             },
@@ -196,6 +231,7 @@ def article_revise(
             tags=new_tags,
             category=new_category,
             slug=new_slug,
+            **post,
             content_hash=new_hash,
             agent=agent,
             note=note,

@@ -1,5 +1,5 @@
-"""Cleaning what agents send: titles, content, tags, category, metadata and the target site, each refused
-with the field and the limit it broke."""
+"""Cleaning what agents send: titles, content, tags, categories, the post's fields (slug, excerpt, status,
+schedule), metadata and the target site, each refused with the field and the limit it broke."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import hashlib
 import json
 import unicodedata
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from agents.models import Agent
-from core.config.types import SystemSettings, term_name_problem
+from core.config.state import config_current
+from core.config.types import POST_STATUSES, SystemSettings, term_name_problem
 from core.exceptions import Forbidden, ValidationFailed
 from sites.exceptions import SiteNotFound
 from sites.models import Site
@@ -28,6 +30,11 @@ SLUG_RULE = (
 # scripts such as Devanagari) and decimal digits. WordPress percent-encodes the non-ASCII ones in the URL.
 _SLUG_CATEGORIES = frozenset({"Ll", "Lm", "Lo", "Mn", "Mc", "Nd"})
 REASON_MAX = 2000
+EXCERPT_MAX = 1000
+CATEGORIES_MAX = 10
+PUBLISH_AT_RULE = "an ISO 8601 date-time with an offset, like 2026-12-01T09:00:00+01:00 or 2026-12-01T08:00:00Z"
+# The status a post scheduled with `publish_at` asks for: it goes public at that time.
+SCHEDULED_STATUS = "publish"
 
 
 def _no_nul(value: str, field: str) -> str:
@@ -87,17 +94,112 @@ def tags_clean(tags: Any, limits: SystemSettings) -> list[str]:
     return list(cleaned.values())
 
 
+def _category_name(name: str, *, field: str) -> str:
+    name = _no_nul(name.strip(), field)
+    if len(name) > CATEGORY_MAX:
+        subject = "category" if field == "category" else f"each of {field}"
+        raise ValidationFailed(f"{subject} must be at most {CATEGORY_MAX} characters (got {len(name)})", field=field)
+    return _plain_term_name(name, field=field)
+
+
 def category_clean(category: Any) -> str:
     if category is None:
         return ""
     if not isinstance(category, str):
         raise ValidationFailed("category must be a string", field="category")
-    category = _no_nul(category.strip(), "category")
-    if len(category) > CATEGORY_MAX:
+    return _category_name(category, field="category")
+
+
+def categories_clean(*, categories: Any, category: Any) -> list[str] | None:
+    """The article's category names from `categories` (a list) or `category` (one name, as before): blanks
+    dropped, duplicates (any case) removed; None when neither was given. Both at once are refused."""
+    if categories is not None and category is not None:
+        raise ValidationFailed("give either category or categories, not both", field="categories")
+    if category is not None:
+        name = category_clean(category)
+        return [name] if name else []
+    if categories is None:
+        return None
+    if not isinstance(categories, list | tuple) or not all(isinstance(c, str) for c in categories):
+        raise ValidationFailed("categories must be a list of category names", field="categories")
+    present = [name for name in categories if name.strip()]
+    if len(present) > CATEGORIES_MAX:
+        raise ValidationFailed(f"at most {CATEGORIES_MAX} categories (got {len(present)})", field="categories")
+    cleaned: dict[str, str] = {}
+    for name in present:
+        name = _category_name(name, field="categories")
+        cleaned.setdefault(name.casefold(), name)
+    return list(cleaned.values())
+
+
+def excerpt_clean(excerpt: Any) -> str:
+    """The post's excerpt: plain text, like the title (sent escaped: readers see it as written)."""
+    return text_clean(excerpt, field="excerpt", limit=EXCERPT_MAX)
+
+
+def post_status_clean(status: Any) -> str:
+    """The WordPress status an article asks for; "" or None for the site's (publishing.default_status)."""
+    if status is None or status == "":
+        return ""
+    if not isinstance(status, str) or status not in POST_STATUSES:
+        shown = f" (got {status[:40]!r})" if isinstance(status, str) else ""
         raise ValidationFailed(
-            f"category must be at most {CATEGORY_MAX} characters (got {len(category)})", field="category"
+            f"status must be one of {', '.join(POST_STATUSES)}{shown}; to schedule a post, give publish_at",
+            field="status",
         )
-    return _plain_term_name(category, field="category")
+    return status
+
+
+def publish_at_clean(publish_at: Any, *, now: datetime) -> datetime | None:
+    """When the post goes public, in UTC to the second; "" or None for at once. It must carry its offset
+    (a time without one means a different moment in every zone) and lie after `now`."""
+    if publish_at is None or publish_at == "":
+        return None
+    if not isinstance(publish_at, str) or len(publish_at) > 64:
+        raise ValidationFailed(f"publish_at must be {PUBLISH_AT_RULE}", field="publish_at")
+    try:
+        when = datetime.fromisoformat(publish_at.strip())
+    except ValueError:
+        raise ValidationFailed(
+            f"publish_at must be {PUBLISH_AT_RULE} (got {publish_at!r})", field="publish_at"
+        ) from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValidationFailed(
+            f"publish_at must be {PUBLISH_AT_RULE}: {publish_at!r} has no offset, so it names a different "
+            "moment in every time zone",
+            field="publish_at",
+        )
+    when = when.astimezone(UTC).replace(microsecond=0)
+    if when <= now:
+        raise ValidationFailed(
+            f"publish_at {when:%Y-%m-%d %H:%M:%S} UTC is in the past (now {now.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)",
+            field="publish_at",
+        )
+    return when
+
+
+def post_status_check(*, post_status: str, publish_at: datetime | None, site_id: str) -> None:
+    """Refuse a status the site does not allow (its `allowed_statuses`), and a schedule with a status other
+    than publish: a scheduled post goes public at `publish_at`, so the site must allow publish."""
+    if publish_at is not None and post_status not in ("", SCHEDULED_STATUS):
+        raise ValidationFailed(
+            f"publish_at schedules the post to go public: status must be {SCHEDULED_STATUS} or absent "
+            f"(got {post_status!r})",
+            field="publish_at",
+        )
+    site = config_current().site(site_id)
+    allowed = site.allowed_statuses if site is not None else POST_STATUSES
+    if post_status and post_status not in allowed:
+        raise ValidationFailed(
+            f"status {post_status!r} is not allowed on site {site_id} (allowed_statuses: {', '.join(allowed)})",
+            field="status",
+        )
+    if publish_at is not None and SCHEDULED_STATUS not in allowed:
+        raise ValidationFailed(
+            f"publish_at makes a post public, which site {site_id} does not allow "
+            f"(allowed_statuses: {', '.join(allowed)})",
+            field="publish_at",
+        )
 
 
 def slug_clean(slug: Any) -> str:
@@ -176,8 +278,35 @@ def site_resolve(agent: Agent, site_id: Any) -> str:
     return site_id
 
 
-def revision_hash(*, title: str, content_markdown: str, tags: Iterable[str], category: str, slug: str = "") -> str:
-    # The slug joins only when set, so the hashes of revisions without one stay as they were.
-    fields = [title, content_markdown, list(tags), category, *([slug] if slug else [])]
+def revision_hash(
+    *,
+    title: str,
+    content_markdown: str,
+    tags: Iterable[str],
+    category: str,
+    slug: str = "",
+    excerpt: str = "",
+    categories: Iterable[str] = (),
+    post_status: str = "",
+    publish_at: datetime | None = None,
+) -> str:
+    # Later fields join only when set, so the hashes of revisions without them stay as they were (one
+    # category is `category` already).
+    categories = list(categories)
+    later = {
+        "excerpt": excerpt,
+        "categories": categories if len(categories) > 1 else [],
+        "status": post_status,
+        "publish_at": publish_at.astimezone(UTC).isoformat() if publish_at else "",
+    }
+    set_later = {name: value for name, value in later.items() if value}
+    fields = [
+        title,
+        content_markdown,
+        list(tags),
+        category,
+        *([slug] if slug else []),
+        *([set_later] if set_later else []),
+    ]
     canonical = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -21,6 +21,7 @@ from core.config.state import config_current
 from core.config.types import ConfigInvalid, SiteConfig
 from core.exceptions import ValidationFailed
 from core.params import int_check, param_int
+from sites.wordpress import time_zone_info
 
 HISTORY_SIZE = 50  # entries in the article's history
 
@@ -56,6 +57,15 @@ def _target_site(article: Article) -> SiteConfig | None:
         return None
 
 
+def _site_clock(article: Article) -> str:
+    """When a scheduled article goes public as its site's clock reads it ("2026-12-01 14:30 Asia/Kolkata"),
+    in the zone WordPress last gave (read by the health check); "" when there is none or it is not known."""
+    zone = time_zone_info(article.target_site.time_zone) if article.target_site.time_zone else None
+    if article.publish_at is None or zone is None:
+        return ""
+    return f"{article.publish_at.astimezone(zone):%Y-%m-%d %H:%M} {article.target_site.time_zone}"
+
+
 def _live_url(article: Article, *, opened: int, first: int | None, second: int | None) -> str:
     """Where the page's live region refreshes itself from: the page, remembering the status it shows (its
     messages stay while that holds), the revision it was opened at (to say when it was revised since) and the
@@ -86,6 +96,7 @@ def _article_context(request: HttpRequest, article_id: int) -> dict:
         # What the site receives, through the function publishing sends it with.
         "preview_html": post_content_build(html=article.content_html, title=article.title, site=_target_site(article)),
         "progress": selectors.article_publish_progress(articles=[article]).get(article.pk),
+        "scheduled_site_clock": _site_clock(article),
         "revised_since_opened": opened < article.revision_number,
         # A refresh keeps the messages shown (e.g. "approved; publishing") until the status changes.
         "keep_messages": request.GET.get("shown") == article.status,

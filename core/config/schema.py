@@ -25,7 +25,9 @@ import yaml
 from core.config.types import (
     AGENTS_FILE,
     API_KEYS_FILE,
+    CONTENT_FORMATS,
     KNOWN_SCOPES,
+    POST_STATUSES,
     PUBLISH_STATUSES,
     SITES_FILE,
     SYSTEM_FILE,
@@ -703,6 +705,7 @@ def _sites_read(
     if items == []:
         root.at("sites").error("at least one site is required")
     sites, ids, default_at = [], _Ids(), None
+    statuses_at: list[_Place] = []
     for place, value in items or []:
         node = _Node.of(place, value)
         if node is None:
@@ -714,7 +717,14 @@ def _sites_read(
         elif site.is_default:
             default_at = place
         sites.append(site)
+        statuses_at.append(node.at("allowed_statuses"))
     publishing = _publishing_read(root.child("publishing"))
+    for site, place in zip(sites, statuses_at, strict=True):
+        if site.allowed_statuses and publishing.default_status not in site.allowed_statuses:
+            place.error(
+                f"must include publishing.default_status '{publishing.default_status}' "
+                "(the status of articles that ask for none)"
+            )
     root.finish()
     return sites, publishing, None if items is None else list(ids.first_at)
 
@@ -739,10 +749,29 @@ def _site_read(node: _Node, environ: Mapping[str, str]) -> SiteConfig:
         is_default=node.boolean("default", False),
         allow_shortcodes=node.boolean("allow_shortcodes", _default(SiteConfig, "allow_shortcodes")),
         keep_leading_heading=node.boolean("keep_leading_heading", _default(SiteConfig, "keep_leading_heading")),
+        content_format=node.choice("content_format", _default(SiteConfig, "content_format"), CONTENT_FORMATS),
+        allowed_statuses=_allowed_statuses(node),
     )
     pool.finish()
     node.finish()
     return site
+
+
+def _allowed_statuses(node: _Node) -> tuple[str, ...]:
+    """The WordPress statuses articles may ask for on a site: a non-empty list of POST_STATUSES."""
+    items = node.items("allowed_statuses")
+    if items is None:
+        return _default(SiteConfig, "allowed_statuses")
+    if not items:
+        node.at("allowed_statuses").error(f"must name at least one of {', '.join(POST_STATUSES)}; omit it for all")
+    statuses = []
+    for place, value in items:
+        status = _as_text(place, value)
+        if status is not None and status not in POST_STATUSES:
+            place.error(f"must be one of {', '.join(POST_STATUSES)} (got '{status}')")
+        elif status is not None:
+            statuses.append(status)
+    return tuple(dict.fromkeys(statuses))
 
 
 def _api_url(place: _Place, value: str) -> str:

@@ -13,6 +13,11 @@ from core.scopes import DEFAULT_SCOPES, Scope
 
 KNOWN_SCOPES: tuple[str, ...] = tuple(Scope)
 PUBLISH_STATUSES = ("publish", "draft", "pending")
+# The WordPress statuses an article may ask for (`status`); a site narrows them with `allowed_statuses`.
+POST_STATUSES = (*PUBLISH_STATUSES, "private")
+# How a site receives an article's HTML: as WordPress core blocks (the block editor edits each paragraph,
+# heading, list...), or as plain HTML (one "Classic" block in the editor).
+CONTENT_FORMATS = ("blocks", "html")
 
 AGENTS_FILE = "agents.yml"
 SITES_FILE = "sites.yml"
@@ -88,6 +93,11 @@ class SiteConfig:
     # False: Markdown that starts with an H1 repeating the article's title is sent without it (the theme
     # prints the title; the post would show it twice).
     keep_leading_heading: bool = False
+    # One of CONTENT_FORMATS: "blocks" sends the HTML as core block markup (articles.blocks).
+    content_format: str = "blocks"
+    # The statuses an article may ask for on this site (POST_STATUSES); it must hold publishing.default_status,
+    # which articles that ask for none get, and "publish" for a `publish_at` (a scheduled post goes public).
+    allowed_statuses: tuple[str, ...] = POST_STATUSES
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ from tests.factories import UserFactory
 
 
 def site(**fields) -> SiteConfig:
+    """A site receiving plain HTML (`content_format: html`): these tests are about the HTML itself; the block
+    markup around it is tests/articles/test_blocks.py's."""
+    fields = {"content_format": "html", **fields}
     return SiteConfig(
         id="blog", name="Blog", api_url="http://wp.test/wp-json/wp/v2", username="u", app_password="p", **fields
     )
@@ -118,7 +121,10 @@ def test_a_leading_h1_that_repeats_the_title_is_dropped(markdown, title):
     html = markdown_render(markdown)
     assert html.startswith("<h1>")
     assert post_content_build(html=html, title=title, site=site()) == "<p>Body.</p>"
-    assert post_content_build(html=html, title=title, site=None) == "<p>Body.</p>"  # the defaults
+    # The defaults: the heading dropped too, the rest as blocks.
+    assert post_content_build(html=html, title=title, site=None) == (
+        "<!-- wp:paragraph -->\n<p>Body.</p>\n<!-- /wp:paragraph -->"
+    )
 
 
 def test_a_site_with_keep_leading_heading_keeps_it():
@@ -191,7 +197,7 @@ def preview_of(client, article: Article) -> str:
 @pytest.mark.django_db
 @pytest.mark.parametrize("keep", [False, True])
 def test_the_preview_is_exactly_what_the_site_receives(blog, fake_wp, client, django_capture_on_commit_callbacks, keep):
-    writer = blog(keep_leading_heading=keep)
+    writer = blog(keep_leading_heading=keep, content_format="html")
     article = services.article_submit(agent=writer, title="Wrapped lines", content_markdown=MARKDOWN)
     client.force_login(UserFactory(is_staff=True))
     before = preview_of(client, article)

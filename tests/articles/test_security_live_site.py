@@ -253,7 +253,7 @@ def test_the_title_and_new_term_names_are_sent_escaped_once(fake_site, fake_wp, 
 def test_brackets_are_sent_as_entities_unless_the_site_allows_shortcodes(
     fake_site, fake_wp, django_capture_on_commit_callbacks, allow
 ):
-    writer = fake_site(allow_shortcodes=allow)
+    writer = fake_site(allow_shortcodes=allow, content_format="html")  # the HTML as is: compared with content_html
     markdown = "[embed]http://example.com/x[/embed] [link](http://example.com/?a[]=1)"
     article = services.article_submit(agent=writer, title="Brackets", content_markdown=markdown)
     publish(article, django_capture_on_commit_callbacks)

@@ -90,7 +90,8 @@ def test_the_public_post_joins_wrapped_lines_and_shows_the_title_once(
     assert (
         element_containing(page, "blockquote", f"A quote {marker}").strip() == f"<p>A quote {marker} on two lines</p>"
     )
-    assert "<pre><code>code keeps\nits lines\n</code></pre>" in page  # code keeps its newlines, without <br>
+    # Code keeps its newlines, without <br> (a core/code block on a site with the default content_format: blocks).
+    assert '<pre class="wp-block-code"><code>code keeps\nits lines\n</code></pre>' in page
 
     # The theme prints the title as the page's H1; the body's `# Title` only on a site that keeps it.
     assert h1_texts(page) == [title] * (2 if keep else 1)

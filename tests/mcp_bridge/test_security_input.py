@@ -102,11 +102,11 @@ def test_a_boolean_argument_takes_only_true_or_false(as_agent):
 
 
 def test_an_unknown_argument_is_refused_and_nothing_is_written(as_agent):
-    arguments = {"title": "Sneaky", "content_markdown": "x", "status": "published"}
+    arguments = {"title": "Sneaky", "content_markdown": "x", "author_id": 1}
     text = tool_error(as_agent, "submit_article", arguments)
     assert text == (
-        "VALIDATION_ERROR: status: unknown argument; allowed: title, content_markdown, tags, category, "
-        "target_site, agent_metadata, slug, idempotency_key"
+        "VALIDATION_ERROR: author_id: unknown argument; allowed: title, content_markdown, tags, category, "
+        "target_site, agent_metadata, slug, excerpt, categories, status, publish_at, idempotency_key"
     )
     assert not Article.objects.exists()
 

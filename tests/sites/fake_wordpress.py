@@ -44,6 +44,9 @@ class FakeWordPress:
         self.user_agents: set[str] = set()
         self.client_ports: list[int] = []  # the client side of each request's connection
         self._next_id = 100
+        # Settings > General's time zone, as the REST index (`/wp-json/`) gives it.
+        self.timezone_string: str = ""
+        self.gmt_offset: float | str = 0
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -157,6 +160,8 @@ class FakeWordPress:
             elif method == "DELETE":
                 post["status"] = "trash"
             return 200, post
+        if route in ("/wp-json", "/wp-json/") and method == "GET":
+            return 200, {"name": "Fake", "timezone_string": self.timezone_string, "gmt_offset": self.gmt_offset}
         return 404, {
             "code": "rest_no_route",
             "message": "No route was found matching the URL and request method.",

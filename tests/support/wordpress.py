@@ -106,3 +106,24 @@ class LocalWordPress:
 
     def posts_with_slug(self, site_id: str, slug: str) -> list[dict]:
         return self.get(site_id, "/posts", slug=slug, status="any", context="edit")
+
+    def parse_blocks(self, site_id: str, post_id: int) -> list[dict]:
+        """WordPress's own `parse_blocks()` of the post's stored content, run by PHP against the site (the
+        configuration its server uses), as JSON: blocks with blockName, attrs, innerBlocks, innerHTML."""
+        code = (
+            "define('WP_USE_THEMES', false);"
+            "$_SERVER['HTTP_HOST'] = '127.0.0.1:' . $argv[2];"
+            "require $argv[1] . '/wp-load.php';"
+            "echo json_encode(parse_blocks(get_post((int) $argv[3])->post_content));"
+        )
+        site = self.sites[site_id]
+        result = subprocess.run(
+            ["php", "-r", code, "--", str(self.directory / "htdocs"), str(site["port"]), str(post_id)],
+            env={**os.environ, "WPL_SITE_CONFIG": str(self.directory / f"site{site_id[2:]}" / "wp-config.php")},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
