@@ -17,9 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from mcp import Client
 
-from agents.actors import Actor
 from agents.models import Agent
-from articles import services, tasks
+from articles import services
 from articles.models import Article, ArticleStatus
 from articles.serializers import article_status
 from articles.services import publishing
@@ -31,6 +30,7 @@ from sites.wordpress import WordPressClient
 from tests.conftest import agent_entry
 from tests.factories import UserFactory
 from tests.sites.fake_wordpress import Failure, FakeWordPress
+from tests.support.publishing import approved, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -76,16 +76,6 @@ def tomorrow(zone=INDIA) -> datetime:
 
 def submit(writer: Agent, title: str = "Post", **fields) -> Article:
     return services.article_submit(agent=writer, title=title, content_markdown="Body", **fields)
-
-
-def approved(writer: Agent, title: str = "Post", **fields) -> Article:
-    article = submit(writer, title, **fields)
-    services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
-    return Article.objects.get(pk=article.pk)
-
-
-def publish(article: Article) -> str:
-    return tasks.publish_article.apply(args=(article.pk,)).get()
 
 
 def the_post(fake_wp: FakeWordPress, article: Article) -> dict:

@@ -14,9 +14,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 from mcp import Client
 
-from agents.actors import Actor
 from agents.models import Agent
-from articles import services, tasks
+from articles import services
 from articles.models import Article, ArticleStatus
 from articles.serializers import article_detail
 from articles.services import publishing
@@ -25,8 +24,8 @@ from core.exceptions import ValidationFailed
 from sites.exceptions import WordPressError
 from sites.wordpress import WordPressClient
 from tests.conftest import agent_entry
-from tests.factories import UserFactory
 from tests.sites.fake_wordpress import FakeWordPress
+from tests.support.publishing import approved, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -67,17 +66,6 @@ def writer(loaded_config, fake_wp, eager, like_wordpress) -> Agent:
         publishing={"retry_attempts": 2, "retry_delay": 1, "timeout": 2},
     )
     return Agent.objects.get(pk="writer")
-
-
-def approved(writer: Agent, title: str, **fields) -> Article:
-    """An article approved for publishing whose task has not run yet."""
-    article = services.article_submit(agent=writer, title=title, content_markdown="Body", **fields)
-    services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
-    return Article.objects.get(pk=article.pk)
-
-
-def publish(article: Article) -> str:
-    return tasks.publish_article.apply(args=(article.pk,)).get()
 
 
 def publish_after_the_dead_worker(article: Article) -> str:

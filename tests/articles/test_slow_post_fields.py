@@ -14,15 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from agents.actors import Actor
 from agents.models import Agent
-from articles import services, tasks
 from articles.models import Article, ArticleStatus
 from core.exceptions import ValidationFailed
 from sites.services import site_health_check
 from sites.wordpress import WordPressClient
 from tests.conftest import agent_entry
-from tests.factories import UserFactory
+from tests.support.publishing import approved, publish
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -57,16 +55,6 @@ def writer(loaded_config, site_in_india, eager) -> Agent:
 @pytest.fixture
 def marker() -> str:
     return uuid.uuid4().hex[:8]
-
-
-def approved(writer: Agent, title: str, **fields) -> Article:
-    article = services.article_submit(agent=writer, title=title, content_markdown="Body", target_site="wp3", **fields)
-    services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
-    return Article.objects.get(pk=article.pk)
-
-
-def publish(article: Article) -> str:
-    return tasks.publish_article.apply(args=(article.pk,)).get()
 
 
 def posts(real_wordpress, marker: str) -> dict[int, str]:

@@ -14,14 +14,13 @@ import pytest
 import requests
 from django.utils import timezone
 
-from agents.actors import Actor
 from agents.models import Agent
-from articles import services, tasks
+from articles import services
 from articles.models import Article, ArticleStatus
 from articles.services import publishing
 from sites.wordpress import WordPressClient
 from tests.conftest import agent_entry
-from tests.factories import UserFactory
+from tests.support.publishing import approved, publish
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -41,16 +40,6 @@ def writer(loaded_config, real_wordpress, eager) -> Agent:
 @pytest.fixture
 def marker() -> str:
     return uuid.uuid4().hex[:8]
-
-
-def approved(writer: Agent, title: str, **fields) -> Article:
-    article = services.article_submit(agent=writer, title=title, content_markdown="Body", target_site="wp1", **fields)
-    services.article_approve(actor=Actor(user=UserFactory()), article_id=article.pk, expected_revision=1)
-    return Article.objects.get(pk=article.pk)
-
-
-def publish(article: Article) -> str:
-    return tasks.publish_article.apply(args=(article.pk,)).get()
 
 
 def posts(real_wordpress, marker: str) -> dict[int, tuple[str, str]]:
