@@ -792,12 +792,21 @@ def html_sanitize(html: str) -> str:
     return _sanitize_defused(_Defuser(html, max_depth=MAX_NESTING, on_too_deep=_drop).run())
 
 
+# What WordPress auto-embeds when it shows a post (WP_Embed::autoembed): a URL alone in its paragraph, or alone
+# on a line (inside <pre> too). Linear: the URL runs to whitespace, `<`, `>` or `"`, none of which it contains.
+_EMBED_CANDIDATE = re.compile(
+    r'(<p(?: [^>]*)?>[^\S\n]*|^[^\S\n]*)(https?)://([^\s<>"]+[^\S\n]*(?:</p>|$))', re.I | re.M
+)
+
+
 def html_shortcodes_neutralize(html: str) -> str:
-    """Sanitized HTML with every `[` written `&#91;`, in text and in attribute values alike: readers (and
-    browsers following a link) see the same characters, and WordPress's shortcode parser, which looks for
-    a literal `[`, finds none, so `[embed]http://…[/embed]` (the site would fetch the URL), `[audio]` or
-    `[caption]` stay text. Applied at publish time for a site without `allow_shortcodes`."""
-    return html.replace("[", "&#91;")
+    """Sanitized HTML in which WordPress finds nothing to run that would make the site fetch a URL an agent
+    wrote, while readers (and browsers following a link) see the same characters: every `[` written `&#91;`,
+    in text and in attribute values alike, so the shortcode parser, which looks for a literal `[`, finds none
+    (`[embed]http://…[/embed]`, `[audio]`, `[caption]` stay text); and the `//` of a URL WordPress would
+    auto-embed (alone in its paragraph or on its own line: the site would fetch it to discover an embed)
+    written `&#47;&#47;`. Applied at publish time for a site without `allow_shortcodes`."""
+    return _EMBED_CANDIDATE.sub(r"\1\2:&#47;&#47;\3", html.replace("[", "&#91;"))
 
 
 def markdown_render(text: str) -> str:

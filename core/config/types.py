@@ -88,7 +88,8 @@ class SiteConfig:
     health_check_interval: int = 60
     is_default: bool = False
     # False: every `[` of the HTML sent to the site is written `&#91;`, so WordPress runs no shortcode
-    # (`[embed]` would make the site fetch a URL) and readers see the brackets as written.
+    # (`[embed]` would make the site fetch a URL), and a URL it would auto-embed has its `//` written
+    # `&#47;&#47;`; readers see the characters as written.
     allow_shortcodes: bool = False
     # False: Markdown that starts with an H1 repeating the article's title is sent without it (the theme
     # prints the title; the post would show it twice).

@@ -6,6 +6,7 @@ public page), and shortcodes in agent content stay text unless the site opts in 
 from __future__ import annotations
 
 import html
+import re
 import time
 import uuid
 from html.parser import HTMLParser
@@ -158,11 +159,14 @@ def test_the_title_and_term_names_reach_the_public_page_as_plain_text(
 
 
 def content_with_shortcodes(marker: str, port: int) -> str:
+    """Shortcodes, and a URL alone in its paragraph, which WordPress auto-embeds (fetching it to discover an
+    embed) unless it is neutralized too."""
     return (
         f"Intro {marker}\n\n"
         f"[embed]http://127.0.0.1:{port}/embed-{marker}[/embed]\n\n"
         f"[caption]Caption {marker}[/caption]\n\n"
-        f"[audio src=http://127.0.0.1:{port}/audio-{marker}.mp3]\n"
+        f"[audio src=http://127.0.0.1:{port}/audio-{marker}.mp3]\n\n"
+        f"http://127.0.0.1:{port}/autoembed-{marker}\n"
     )
 
 
@@ -192,6 +196,7 @@ def test_shortcodes_stay_text_and_embed_fetches_nothing_by_default(
     assert f"[caption]Caption {marker}[/caption]" in text
     assert f"[embed]http://127.0.0.1:{embed_target.port}/embed-{marker}[/embed]" in text
     assert f"[audio src=http://127.0.0.1:{embed_target.port}/audio-{marker}.mp3]" in text
+    assert f"http://127.0.0.1:{embed_target.port}/autoembed-{marker}" in text  # readers see the URL as written
     assert not wait_for(lambda: embed_target.requested(marker), 3.0), embed_target.requests
 
 
@@ -210,7 +215,9 @@ def test_a_site_that_allows_shortcodes_runs_them(
     article = publish(article, django_capture_on_commit_callbacks)
     text = "".join(public_page(article).text)
     assert f"Caption {marker}" in text and "[caption]" not in text
-    assert wait_for(lambda: embed_target.requested(f"embed-{marker}"), 10.0), embed_target.requests
+    assert wait_for(lambda: embed_target.requested(f"/embed-{marker}"), 10.0), embed_target.requests
+    # The bare URL is auto-embedded too: what the default neutralizes is a real fetch.
+    assert wait_for(lambda: embed_target.requested(f"autoembed-{marker}"), 10.0), embed_target.requests
 
 
 # --- the same against the fake WordPress (fast) -------------------------------------------------------
@@ -247,6 +254,24 @@ def test_the_title_and_new_term_names_are_sent_escaped_once(fake_site, fake_wp, 
     assert [t["name"] for t in fake_wp.terms["tags"]] == ["Q&amp;A"]
     assert fake_wp.terms["categories"][-1]["name"] == "Fish &amp; Chips"
     assert Article.objects.get(pk=article.pk).title == title
+
+
+@pytest.mark.parametrize("content_format", ["html", "blocks"])
+@pytest.mark.parametrize("allow", [False, True])
+def test_urls_wordpress_would_auto_embed_are_sent_so_it_does_not(
+    fake_site, fake_wp, django_capture_on_commit_callbacks, allow, content_format
+):
+    writer = fake_site(allow_shortcodes=allow, content_format=content_format)
+    markdown = "Read https://in.text/ok first.\n\nhttps://alone.example/x\n\n```\nfirst\nhttps://code.example/y\n```\n"
+    article = services.article_submit(agent=writer, title="Embeds", content_markdown=markdown)
+    publish(article, django_capture_on_commit_callbacks)
+    (post,) = fake_wp.posts
+    # WordPress's own patterns (WP_Embed::autoembed): a URL alone in its paragraph, or alone on a line.
+    alone = re.compile(r'(<p(?: [^>]*)?>\s*https?://[^\s<>"]+\s*</p>|^\s*https?://[^\s<>"]+\s*$)', re.I | re.M)
+    assert bool(alone.search(post["content"])) is allow
+    assert "https://in.text/ok" in post["content"]  # a URL within a sentence is no embed: left as it is
+    for url in ("https://alone.example/x", "https://code.example/y"):
+        assert url in html.unescape(post["content"])  # readers see the same characters
 
 
 @pytest.mark.parametrize("allow", [False, True])
