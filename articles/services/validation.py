@@ -187,6 +187,8 @@ def post_status_check(*, post_status: str, publish_at: datetime | None, site_id:
             f"(got {post_status!r})",
             field="publish_at",
         )
+    if not post_status and publish_at is None:
+        return  # the site's default status: nothing to check against its allowed_statuses
     site = config_current().site(site_id)
     allowed = site.allowed_statuses if site is not None else POST_STATUSES
     if post_status and post_status not in allowed:
