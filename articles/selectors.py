@@ -191,16 +191,9 @@ def article_queue_counts(
     *, agent_id: str | None = None, site_id: str | None = None, text: str | None = None
 ) -> dict[str, int]:
     """Articles by status (every status, 0 included) under the queue's agent, site and title filters, in
-    one query: the counts on its status tabs."""
+    one query: the counts on its status tabs, and, without filters, the dashboard's."""
     rows = _queue_articles(agent_id=agent_id, site_id=site_id, text=text).order_by().values_list("status")
     counts = dict(rows.annotate(n=Count("id")).values_list("status", "n"))
-    return {status: counts.get(status, 0) for status in ArticleStatus.values}
-
-
-def article_status_counts() -> dict[str, int]:
-    from django.db.models import Count
-
-    counts = dict(Article.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
     return {status: counts.get(status, 0) for status in ArticleStatus.values}
 
 

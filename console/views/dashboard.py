@@ -30,7 +30,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "console/dashboard.html",
         "console/partials/dashboard.html",
         {
-            "status_counts": selectors.article_status_counts(),
+            "status_counts": selectors.article_queue_counts(),
             "agents": agents,
             "feed": audit_log_recent(limit=FEED_SIZE),
             "publishing": [(article, progress.get(article.pk)) for article in publishing],
