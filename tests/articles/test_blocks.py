@@ -11,7 +11,6 @@ import re
 import pytest
 
 from agents.actors import Actor
-from agents.models import Agent
 from articles import services
 from articles.blocks import block_attributes_serialize, blocks_serialize
 from articles.models import Article, ArticleStatus
@@ -323,16 +322,6 @@ def test_content_format_is_read_from_sites_yml_and_checked(loaded_config, config
 
 
 # --- what the site receives, and the preview ----------------------------------------------------------------
-
-
-@pytest.fixture
-def blog(loaded_config, fake_wp, eager):
-    def load(**fields) -> Agent:
-        entry = site_entry("blog", api_url=fake_wp.api_url, app_password=fake_wp.password, **fields)
-        loaded_config(agents=[agent_entry("writer")], sites=[entry], publishing={"timeout": 3})
-        return Agent.objects.get(pk="writer")
-
-    return load
 
 
 def preview_of(client, article: Article) -> str:

@@ -23,7 +23,7 @@ from audit.models import AuditLog
 from core.exceptions import ValidationFailed
 from sites.exceptions import WordPressError
 from sites.wordpress import WordPressClient
-from tests.conftest import agent_entry
+from tests.conftest import agent_entry, site_entry
 from tests.sites.fake_wordpress import FakeWordPress
 from tests.support.publishing import approved, publish
 
@@ -54,15 +54,7 @@ def like_wordpress(monkeypatch):
 def writer(loaded_config, fake_wp, eager, like_wordpress) -> Agent:
     loaded_config(
         agents=[agent_entry("writer")],
-        sites=[
-            {
-                "id": "blog",
-                "name": "Blog",
-                "api_url": fake_wp.api_url,
-                "username": "publisher",
-                "app_password": fake_wp.password,
-            }
-        ],
+        sites=[site_entry("blog", name="Blog", api_url=fake_wp.api_url, app_password=fake_wp.password)],
         publishing={"retry_attempts": 2, "retry_delay": 1, "timeout": 2},
     )
     return Agent.objects.get(pk="writer")

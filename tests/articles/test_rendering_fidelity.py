@@ -11,7 +11,6 @@ import re
 import pytest
 
 from agents.actors import Actor
-from agents.models import Agent
 from articles import services
 from articles.models import Article, ArticleStatus
 from articles.rendering import markdown_render, post_content_build
@@ -174,16 +173,6 @@ def test_keep_leading_heading_is_read_from_sites_yml_and_checked(loaded_config, 
     result = config_reload(sync=True)
     assert not result.ok
     assert "sites.yml: sites[0].keep_leading_heading: expected true or false" in result.messages
-
-
-@pytest.fixture
-def blog(loaded_config, fake_wp, eager):
-    def load(**fields) -> Agent:
-        entry = site_entry("blog", api_url=fake_wp.api_url, app_password=fake_wp.password, **fields)
-        loaded_config(agents=[agent_entry("writer")], sites=[entry], publishing={"timeout": 3})
-        return Agent.objects.get(pk="writer")
-
-    return load
 
 
 MARKDOWN = "# Wrapped lines\n\nA paragraph wrapped\nover two lines.\n\n第一行\n第二行\n\n- item\n  wrapped\n\n[x]"
